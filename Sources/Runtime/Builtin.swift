@@ -1,0 +1,168 @@
+// Built-in functions: a signature with Swift-style argument labels and defaults,
+// a doc string (used by help, inspect and completion), and the implementation.
+
+/// One parameter of a built-in. `label == nil` is Swift's `_`.
+public struct Parameter: Sendable {
+    public var label: String?
+    public var type: String
+    public var defaultValue: Value?
+    public var variadic: Bool
+
+    public init(_ label: String?, _ type: String, default defaultValue: Value? = nil, variadic: Bool = false) {
+        self.label = label; self.type = type; self.defaultValue = defaultValue; self.variadic = variadic
+    }
+    var display: String {
+        let head = label.map { "\($0): " } ?? "_ "
+        return head + type + (variadic ? "..." : "") + (defaultValue.map { " = \($0.literal)" } ?? "")
+    }
+}
+
+/// The arguments of one call, bound to parameters by label.
+public struct BoundArguments: Sendable {
+    /// Values per parameter, in parameter order (variadic ones as an array).
+    public var values: [Value]
+    public let callee: String
+    public let location: SourceLocation?
+    public subscript(i: Int) -> Value { values[i] }
+}
+
+/// What a running built-in can reach: the cell's output and cancellation.
+public protocol CallContext: Sendable {
+    var output: any OutputSink { get }
+    var isCancelled: Bool { get }
+    /// Adds a payload to the cell's reply (e.g. a page for the pager).
+    func addPayload(_ payload: MIMEBundle, source: String)
+}
+
+/// A function the language provides.
+public struct Builtin: Sendable {
+    public typealias Body = @Sendable (BoundArguments, any CallContext) throws(RuntimeError) -> Value
+    public let name: String
+    public let parameters: [Parameter]
+    public let returns: String
+    public let doc: String
+    public let body: Body
+
+    public init(_ name: String, _ parameters: [Parameter], returns: String = "Void", doc: String, body: @escaping Body) {
+        self.name = name; self.parameters = parameters; self.returns = returns; self.doc = doc; self.body = body
+    }
+
+    /// `sleep(seconds: Double) -> Void`
+    public var signature: String {
+        "\(name)(" + parameters.map(\.display).joined(separator: ", ") + ")" + (returns == "Void" ? "" : " -> \(returns)")
+    }
+
+    /// Labels as written in calls: `seconds:` or `_`.
+    var labelList: String {
+        parameters.map { $0.label.map { "\($0):" } ?? "_" }.joined(separator: ", ")
+    }
+
+    /// Matches call arguments to parameters the way Swift does: in order, by label.
+    public func bind(_ args: [(label: String?, value: Value)], at location: SourceLocation?) throws(RuntimeError) -> BoundArguments {
+        var values: [Value] = []
+        var i = 0
+        for parameter in parameters {
+            if parameter.variadic {
+                var items: [Value] = []
+                while i < args.count, args[i].label == parameter.label {
+                    items.append(args[i].value); i += 1
+                    if parameter.label != nil { break }
+                }
+                values.append(.array(items))
+                continue
+            }
+            if i < args.count, args[i].label == parameter.label {
+                values.append(args[i].value); i += 1
+            } else if let defaultValue = parameter.defaultValue {
+                values.append(defaultValue)
+            } else {
+                let what = parameter.label.map { "argument '\($0):'" } ?? "an unlabeled \(parameter.type) argument"
+                throw RuntimeError(.argument, "missing \(what) in call to \(signature)", at: location)
+            }
+        }
+        if i < args.count {
+            let extra = args[i]
+            let accepted = "accepted labels: \(labelList)"
+            if let label = extra.label {
+                let known = parameters.contains { $0.label == label }
+                throw RuntimeError(.argument, known
+                    ? "argument '\(label):' is out of order in call to \(signature)"
+                    : "\(name)() has no argument labeled '\(label):'\(suggestion(for: label)); \(accepted)", at: location)
+            }
+            throw RuntimeError(.argument, parameters.contains(where: { $0.label == nil })
+                ? "too many unlabeled arguments in call to \(signature)"
+                : "\(name)() takes no unlabeled argument; \(accepted)", at: location)
+        }
+        return BoundArguments(values: values, callee: name, location: location)
+    }
+
+    private func suggestion(for label: String) -> String {
+        let labels = parameters.compactMap(\.label)
+        guard let best = nearestNames(to: label, in: labels).first else { return "" }
+        return " (did you mean '\(best):'?)"
+    }
+}
+
+// MARK: - Argument conversion
+
+extension BoundArguments {
+    func fail(_ i: Int, _ expected: String, got value: Value, label: String?) -> RuntimeError {
+        let which = label.map { "argument '\($0):'" } ?? "argument \(i + 1)"
+        return RuntimeError(.type, "\(callee)(): \(which) expects \(expected), got \(value.typeName) \(value.literal)", at: location)
+    }
+
+    public func double(_ i: Int, _ label: String?) throws(RuntimeError) -> Double {
+        switch values[i] {
+        case .int(let n): return Double(n)
+        case .double(let d): return d
+        default: throw fail(i, "a number", got: values[i], label: label)
+        }
+    }
+
+    public func int(_ i: Int, _ label: String?) throws(RuntimeError) -> Int {
+        if case .int(let n) = values[i] { return n }
+        throw fail(i, "an Int", got: values[i], label: label)
+    }
+
+    public func string(_ i: Int, _ label: String?) throws(RuntimeError) -> String {
+        if case .string(let s) = values[i] { return s }
+        throw fail(i, "a String", got: values[i], label: label)
+    }
+
+    public func bool(_ i: Int, _ label: String?) throws(RuntimeError) -> Bool {
+        if case .bool(let b) = values[i] { return b }
+        throw fail(i, "a Bool", got: values[i], label: label)
+    }
+
+    public func dotCase(_ i: Int, _ label: String?, allowed: [String]) throws(RuntimeError) -> String {
+        if case .dotCase(let name) = values[i], allowed.contains(name) { return name }
+        throw fail(i, "one of " + allowed.map { ".\($0)" }.joined(separator: ", "), got: values[i], label: label)
+    }
+}
+
+/// Names closest to `name` by edit distance, best first (for "did you mean").
+public func nearestNames(to name: String, in candidates: [String], limit: Int = 3) -> [String] {
+    let target = Array(name.lowercased())
+    let scored = candidates.map { candidate -> (String, Int) in
+        (candidate, editDistance(target, Array(candidate.lowercased())))
+    }
+    let threshold = max(2, target.count / 3)
+    return scored.filter { $0.1 <= threshold || $0.0.lowercased().hasPrefix(name.lowercased()) }
+        .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
+        .prefix(limit).map(\.0)
+}
+
+func editDistance(_ a: [Character], _ b: [Character]) -> Int {
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    var row = [Int](repeating: 0, count: b.count + 1)
+    for i in 1...a.count {
+        row[0] = i
+        for j in 1...b.count {
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        swap(&previous, &row)
+    }
+    return previous[b.count]
+}

@@ -1,0 +1,118 @@
+// Built-ins for output and control: print, display, clearOutput, page, help, sleep.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import PEFTLabJSON
+
+enum CoreBuiltins {
+    static func all(catalog: @escaping @Sendable () -> [Builtin]) -> [Builtin] {
+        [print, display, clearOutput, page, sleep, help(catalog: catalog)]
+    }
+
+    static let print = Builtin(
+        "print",
+        [Parameter(nil, "Any", variadic: true), Parameter("separator", "String", default: .string(" ")),
+         Parameter("terminator", "String", default: .string("\n")), Parameter("to", "Stream", default: .dotCase("stdout"))],
+        doc: "Writes the items, separated by `separator` and followed by `terminator`, to `.stdout` or `.stderr`."
+    ) { args, context throws(RuntimeError) in
+        guard case .array(let items) = args[0] else { return .void }
+        let separator = try args.string(1, "separator")
+        let terminator = try args.string(2, "terminator")
+        let stream = try args.dotCase(3, "to", allowed: ["stdout", "stderr"])
+        let text = items.map(\.printed).joined(separator: separator) + terminator
+        context.output.write(text, to: stream == "stderr" ? .stderr : .stdout)
+        return .void
+    }
+
+    static let display = Builtin(
+        "display",
+        [Parameter(nil, "Any", default: .null), Parameter("html", "String", default: .null),
+         Parameter("markdown", "String", default: .null), Parameter("svg", "String", default: .null),
+         Parameter("latex", "String", default: .null), Parameter("json", "String", default: .null),
+         Parameter("id", "String", default: .null), Parameter("update", "Bool", default: .bool(false))],
+        doc: """
+            Shows a value now, as rich output, without ending the cell. With `html:`, `markdown:`, \
+            `svg:`, `latex:` or `json:` (JSON text) it shows that content. With `id:` the display can \
+            later be replaced by calling display again with the same `id:` and `update: true`.
+            """
+    ) { args, context throws(RuntimeError) in
+        var bundle = MIMEBundle(data: [:])
+        if case .null = args[0] {} else if let shown = args[0].mimeBundle() { bundle = shown }
+        let kinds = [(1, "html", "text/html"), (2, "markdown", "text/markdown"), (3, "svg", "image/svg+xml"),
+                     (4, "latex", "text/latex"), (5, "json", "application/json")]
+        for (i, label, mime) in kinds {
+            guard case .string(let s) = args[i] else {
+                if case .null = args[i] { continue }
+                throw args.fail(i, "a String", got: args[i], label: label)
+            }
+            if mime == "application/json" {
+                do { bundle.data[mime] = try JSON.parse(s) } catch {
+                    throw RuntimeError(.value, "display(json:) needs valid JSON text: \(error)", at: args.location)
+                }
+            } else {
+                bundle.data[mime] = .string(s)
+            }
+            if bundle.data["text/plain"] == nil { bundle.data["text/plain"] = .string(mime == "text/plain" ? s : "<\(label)>") }
+        }
+        if bundle.data.isEmpty { bundle = .text("nil") }
+        let id: String?
+        if case .string(let s) = args[6] { id = s } else { id = nil }
+        let update = try args.bool(7, "update")
+        if update && id == nil {
+            throw RuntimeError(.argument, "display(update: true) needs the id: of the display to replace", at: args.location)
+        }
+        context.output.display(bundle, id: id, update: update)
+        return .void
+    }
+
+    static let clearOutput = Builtin(
+        "clearOutput", [Parameter("wait", "Bool", default: .bool(false))],
+        doc: "Clears this cell's output; with `wait: true` only when the next output arrives (no flicker)."
+    ) { args, context throws(RuntimeError) in
+        context.output.clearOutput(wait: try args.bool(0, "wait"))
+        return .void
+    }
+
+    static let page = Builtin(
+        "page", [Parameter(nil, "Any")],
+        doc: "Shows text in the notebook's pager (or below the cell) instead of as the cell's result."
+    ) { args, context throws(RuntimeError) in
+        let bundle: MIMEBundle
+        if case .string(let s) = args[0] { bundle = .text(s) } else { bundle = args[0].mimeBundle() ?? .text("") }
+        context.addPayload(bundle, source: "page")
+        return .void
+    }
+
+    static let sleep = Builtin(
+        "sleep", [Parameter("seconds", "Double")],
+        doc: "Waits for the given number of seconds; an interrupt stops it at once."
+    ) { args, context throws(RuntimeError) in
+        let seconds = try args.double(0, "seconds")
+        guard seconds.isFinite, seconds >= 0 else {
+            throw RuntimeError(.value, "sleep(seconds:) needs a non-negative number of seconds, got \(seconds)", at: args.location)
+        }
+        let deadline = ContinuousClock.now + .milliseconds(Int64(min(seconds, 1e9) * 1000))
+        while ContinuousClock.now < deadline {
+            if context.isCancelled { throw RuntimeError(.interrupted, "the cell was interrupted", at: args.location) }
+            usleep(5_000)
+        }
+        return .void
+    }
+
+    static func help(catalog: @escaping @Sendable () -> [Builtin]) -> Builtin {
+        Builtin(
+            "help", [Parameter(nil, "Function", default: .null)], returns: "Help",
+            doc: "Describes a built-in (`help(print)`), or lists them all (`help()`)."
+        ) { args, _ throws(RuntimeError) in
+            switch args[0] {
+            case .function(let f): return .object(f.documentation)
+            case .null:
+                let lines = catalog().sorted { $0.name < $1.name }.map { "  \($0.signature)" }
+                return .object(Documentation(title: "PEFTLab built-ins", body: lines.joined(separator: "\n")))
+            default:
+                throw args.fail(0, "a built-in function such as print", got: args[0], label: nil)
+            }
+        }
+    }
+}

@@ -1,0 +1,390 @@
+// Stage 6: evaluates statements against the session's variables and built-ins.
+// Checks for an interrupt at every loop iteration and call; every failure is a
+// RuntimeError with a location, never a trap.
+
+/// A variable: its value and whether `var` made it.
+struct Variable: Sendable {
+    var value: Value
+    var mutable: Bool
+}
+
+/// Evaluates one cell. Globals persist in the session; blocks get local scopes.
+struct Interpreter {
+    var globals: [String: Variable]
+    let builtins: [String: Builtin]
+    let context: any CallContext
+    private var scopes: [[String: Variable]] = []
+
+    init(globals: [String: Variable], builtins: [String: Builtin], context: any CallContext) {
+        self.globals = globals; self.builtins = builtins; self.context = context
+    }
+
+    enum Flow { case normal, breakLoop, continueLoop }
+
+    /// Runs a cell; returns the value of its last statement when that is an expression.
+    mutating func run(_ statements: [Stmt]) throws(RuntimeError) -> Value {
+        var last: Value = .void
+        for (i, statement) in statements.enumerated() {
+            if case .expression(let e) = statement, i == statements.count - 1 {
+                last = try evaluate(e)
+            } else {
+                let flow = try execute(statement)
+                if flow != .normal {
+                    throw RuntimeError(.syntax, "'\(flow == .breakLoop ? "break" : "continue")' outside a loop", at: statement.location)
+                }
+            }
+        }
+        return last
+    }
+
+    // MARK: - Statements
+
+    private mutating func execute(_ statement: Stmt) throws(RuntimeError) -> Flow {
+        try checkCancelled(statement.location)
+        switch statement {
+        case .binding(let name, let mutable, let expr, let location):
+            if builtins[name] != nil {
+                throw RuntimeError(.name, "'\(name)' is a built-in function; choose another name", at: location)
+            }
+            let value = try evaluate(expr)
+            declare(name, Variable(value: value, mutable: mutable))
+        case .assignment(let target, let op, let expr, let location):
+            var value = try evaluate(expr)
+            if op != "=" {
+                value = try binary(String(op.dropLast()), try evaluate(target), value, location)
+            }
+            try assign(target, value)
+        case .expression(let e):
+            _ = try evaluate(e)
+        case .ifElse(let condition, let then, let otherwise, _):
+            if try truth(condition) {
+                return try executeBlock(then)
+            } else if let otherwise {
+                return try executeBlock(otherwise)
+            }
+        case .forIn(let name, let sequenceExpr, let body, let location):
+            let sequence = try evaluate(sequenceExpr)
+            let items: AnySequence<Value>
+            switch sequence {
+            case .array(let a): items = AnySequence(a)
+            case .range(let lo, let hi): items = AnySequence((lo..<max(lo, hi)).lazy.map { Value.int($0) })
+            case .string(let s): items = AnySequence(s.map { Value.string(String($0)) })
+            case .dictionary(let pairs): items = AnySequence(pairs.map { Value.array([$0.key, $0.value]) })
+            default: throw RuntimeError(.type, "cannot iterate over a \(sequence.typeName)", at: sequenceExpr.location)
+            }
+            for item in items {
+                try checkCancelled(location)
+                scopes.append([name: Variable(value: item, mutable: false)])
+                let flow = try executeBody(body)
+                scopes.removeLast()
+                if flow == .breakLoop { break }
+            }
+        case .whileLoop(let condition, let body, let location):
+            while try truth(condition) {
+                try checkCancelled(location)
+                scopes.append([:])
+                let flow = try executeBody(body)
+                scopes.removeLast()
+                if flow == .breakLoop { break }
+            }
+        case .breakLoop: return .breakLoop
+        case .continueLoop: return .continueLoop
+        }
+        return .normal
+    }
+
+    private mutating func executeBlock(_ body: [Stmt]) throws(RuntimeError) -> Flow {
+        scopes.append([:])
+        defer { scopes.removeLast() }
+        return try executeBody(body)
+    }
+
+    private mutating func executeBody(_ body: [Stmt]) throws(RuntimeError) -> Flow {
+        for statement in body {
+            let flow = try execute(statement)
+            if flow != .normal { return flow == .continueLoop ? .normal : flow }
+        }
+        return .normal
+    }
+
+    private func checkCancelled(_ location: SourceLocation) throws(RuntimeError) {
+        if context.isCancelled { throw RuntimeError(.interrupted, "the cell was interrupted", at: location) }
+    }
+
+    // MARK: - Variables
+
+    private mutating func declare(_ name: String, _ variable: Variable) {
+        if scopes.isEmpty { globals[name] = variable } else { scopes[scopes.count - 1][name] = variable }
+    }
+
+    func lookup(_ name: String) -> Value? {
+        for scope in scopes.reversed() { if let v = scope[name] { return v.value } }
+        if let v = globals[name] { return v.value }
+        if let b = builtins[name] { return .function(b) }
+        return nil
+    }
+
+    private mutating func assign(_ target: Expr, _ value: Value) throws(RuntimeError) {
+        switch target {
+        case .name(let name, let location):
+            for i in scopes.indices.reversed() where scopes[i][name] != nil {
+                guard scopes[i][name]!.mutable else { throw immutable(name, location) }
+                scopes[i][name]!.value = value
+                return
+            }
+            guard let existing = globals[name] else { throw unknownName(name, location) }
+            guard existing.mutable else { throw immutable(name, location) }
+            globals[name]!.value = value
+        case .subscripted(let base, let args, let location):
+            guard args.count == 1 else { throw RuntimeError(.argument, "a subscript takes one index", at: location) }
+            var container = try evaluate(base)
+            let index = try evaluate(args[0].value)
+            switch (container, index) {
+            case (.array(var items), .int(let i)):
+                guard items.indices.contains(i) else { throw outOfRange(i, items.count, location) }
+                items[i] = value
+                container = .array(items)
+            case (.dictionary(var pairs), _):
+                if let k = pairs.firstIndex(where: { $0.key.isEqual(to: index) }) { pairs[k].value = value }
+                else { pairs.append((index, value)) }
+                container = .dictionary(pairs)
+            default:
+                throw RuntimeError(.type, "cannot assign through a subscript of a \(container.typeName)", at: location)
+            }
+            try assign(base, container)
+        default:
+            throw RuntimeError(.syntax, "cannot assign to this expression", at: target.location)
+        }
+    }
+
+    private func immutable(_ name: String, _ location: SourceLocation) -> RuntimeError {
+        RuntimeError(.name, "cannot assign to '\(name)': it is a 'let' constant (declare it with 'var' to change it)", at: location)
+    }
+
+    func unknownName(_ name: String, _ location: SourceLocation) -> RuntimeError {
+        var known = Array(globals.keys) + Array(builtins.keys)
+        for scope in scopes { known += scope.keys }
+        let near = nearestNames(to: name, in: known)
+        let hint = near.isEmpty ? "" : "; did you mean " + near.map { "'\($0)'" }.joined(separator: " or ") + "?"
+        return RuntimeError(.name, "cannot find '\(name)' in scope\(hint)", at: location)
+    }
+
+    private func outOfRange(_ i: Int, _ count: Int, _ location: SourceLocation) -> RuntimeError {
+        RuntimeError(.index, "index \(i) is out of range for \(count) element\(count == 1 ? "" : "s")", at: location)
+    }
+
+    // MARK: - Expressions
+
+    private mutating func truth(_ e: Expr) throws(RuntimeError) -> Bool {
+        let v = try evaluate(e)
+        guard case .bool(let b) = v else {
+            throw RuntimeError(.type, "a condition must be a Bool, not \(v.typeName) \(v.literal)", at: e.location)
+        }
+        return b
+    }
+
+    mutating func evaluate(_ expr: Expr) throws(RuntimeError) -> Value {
+        switch expr {
+        case .integer(let n, _): return .int(n)
+        case .double(let d, _): return .double(d)
+        case .bool(let b, _): return .bool(b)
+        case .null: return .null
+        case .string(let parts, _):
+            var s = ""
+            for part in parts {
+                switch part {
+                case .text(let t): s += t
+                case .expression(let e): s += try evaluate(e).printed
+                }
+            }
+            return .string(s)
+        case .array(let items, _):
+            var values: [Value] = []
+            for item in items { values.append(try evaluate(item)) }
+            return .array(values)
+        case .dictionary(let pairs, _):
+            var values: [(key: Value, value: Value)] = []
+            for (k, v) in pairs {
+                let key = try evaluate(k)
+                let value = try evaluate(v)
+                if let i = values.firstIndex(where: { $0.key.isEqual(to: key) }) { values[i].value = value }
+                else { values.append((key, value)) }
+            }
+            return .dictionary(values)
+        case .name(let name, let location):
+            guard let value = lookup(name) else { throw unknownName(name, location) }
+            return value
+        case .dotCase(let name, _): return .dotCase(name)
+        case .unary(let op, let operand, let location):
+            let v = try evaluate(operand)
+            switch (op, v) {
+            case ("-", .int(let n)):
+                guard n != Int.min else { throw RuntimeError(.arithmetic, "integer overflow in -\(n)", at: location) }
+                return .int(-n)
+            case ("-", .double(let d)): return .double(-d)
+            case ("!", .bool(let b)): return .bool(!b)
+            default: throw RuntimeError(.type, "'\(op)' cannot be applied to \(v.typeName)", at: location)
+            }
+        case .binary(let op, let lhs, let rhs, let location):
+            if op == "&&" || op == "||" {
+                let left = try truth(lhs)
+                if op == "&&" && !left { return .bool(false) }
+                if op == "||" && left { return .bool(true) }
+                return .bool(try truth(rhs))
+            }
+            return try binary(op, try evaluate(lhs), try evaluate(rhs), location)
+        case .call(let calleeExpr, let args, let location):
+            let callee = try evaluate(calleeExpr)
+            var values: [(label: String?, value: Value)] = []
+            for arg in args { values.append((arg.label, try evaluate(arg.value))) }
+            try checkCancelled(location)
+            guard case .function(let builtin) = callee else {
+                throw RuntimeError(.type, "\(callee.typeName) \(callee.literal) is not a function", at: location)
+            }
+            let bound = try builtin.bind(values, at: location)
+            do {
+                return try builtin.body(bound, context)
+            } catch var error {
+                if error.location == nil { error.location = location }
+                throw error
+            }
+        case .member(let baseExpr, let name, let location):
+            return try member(try evaluate(baseExpr), name, location)
+        case .subscripted(let baseExpr, let args, let location):
+            let base = try evaluate(baseExpr)
+            guard args.count == 1, args[0].label == nil else {
+                throw RuntimeError(.argument, "a subscript takes one unlabeled index", at: location)
+            }
+            let index = try evaluate(args[0].value)
+            switch (base, index) {
+            case (.array(let items), .int(let i)):
+                guard items.indices.contains(i) else { throw outOfRange(i, items.count, location) }
+                return items[i]
+            case (.string(let s), .int(let i)):
+                guard i >= 0, i < s.count else { throw outOfRange(i, s.count, location) }
+                return .string(String(s[s.index(s.startIndex, offsetBy: i)]))
+            case (.dictionary(let pairs), _):
+                return pairs.first { $0.key.isEqual(to: index) }?.value ?? .null
+            default:
+                throw RuntimeError(.type, "cannot subscript a \(base.typeName) with a \(index.typeName)", at: location)
+            }
+        }
+    }
+
+    private func member(_ base: Value, _ name: String, _ location: SourceLocation) throws(RuntimeError) -> Value {
+        switch (base, name) {
+        case (.array(let a), "count"): return .int(a.count)
+        case (.array(let a), "isEmpty"): return .bool(a.isEmpty)
+        case (.array(let a), "first"): return a.first ?? .null
+        case (.array(let a), "last"): return a.last ?? .null
+        case (.string(let s), "count"): return .int(s.count)
+        case (.string(let s), "isEmpty"): return .bool(s.isEmpty)
+        case (.dictionary(let d), "count"): return .int(d.count)
+        case (.dictionary(let d), "keys"): return .array(d.map(\.key))
+        case (.dictionary(let d), "values"): return .array(d.map(\.value))
+        case (.range(let lo, let hi), "count"): return .int(max(0, hi - lo))
+        case (.object(let o), _):
+            if let v = try o.member(name) { return v }
+            let near = nearestNames(to: name, in: o.memberNames)
+            let hint = near.isEmpty ? "" : "; did you mean " + near.map { "'\($0)'" }.joined(separator: " or ") + "?"
+            throw RuntimeError(.name, "\(o.typeName) has no member '\(name)'\(hint)", at: location)
+        default:
+            throw RuntimeError(.name, "\(base.typeName) has no member '\(name)'", at: location)
+        }
+    }
+
+    // MARK: - Arithmetic
+
+    func binary(_ op: String, _ a: Value, _ b: Value, _ location: SourceLocation) throws(RuntimeError) -> Value {
+        switch (a, b) {
+        case (.int(let x), .int(let y)):
+            return try integer(op, x, y, location)
+        case (.int, .double), (.double, .int), (.double, .double):
+            let x = a.asDouble!, y = b.asDouble!
+            switch op {
+            case "+": return .double(x + y)
+            case "-": return .double(x - y)
+            case "*": return .double(x * y)
+            case "/": return .double(x / y)
+            case "%": return .double(x.truncatingRemainder(dividingBy: y))
+            case "<": return .bool(x < y)
+            case "<=": return .bool(x <= y)
+            case ">": return .bool(x > y)
+            case ">=": return .bool(x >= y)
+            default: break
+            }
+        case (.string(let x), .string(let y)):
+            switch op {
+            case "+": return .string(x + y)
+            case "<": return .bool(x < y)
+            case "<=": return .bool(x <= y)
+            case ">": return .bool(x > y)
+            case ">=": return .bool(x >= y)
+            default: break
+            }
+        case (.array(let x), .array(let y)) where op == "+":
+            return .array(x + y)
+        default: break
+        }
+        switch op {
+        case "==": return .bool(a.isEqual(to: b))
+        case "!=": return .bool(!a.isEqual(to: b))
+        default:
+            throw RuntimeError(.type, "'\(op)' cannot combine \(a.typeName) and \(b.typeName)", at: location)
+        }
+    }
+
+    private func integer(_ op: String, _ x: Int, _ y: Int, _ location: SourceLocation) throws(RuntimeError) -> Value {
+        func checked(_ r: (partialValue: Int, overflow: Bool)) throws(RuntimeError) -> Value {
+            if r.overflow { throw RuntimeError(.arithmetic, "integer overflow in \(x) \(op) \(y)", at: location) }
+            return .int(r.partialValue)
+        }
+        switch op {
+        case "+": return try checked(x.addingReportingOverflow(y))
+        case "-": return try checked(x.subtractingReportingOverflow(y))
+        case "*": return try checked(x.multipliedReportingOverflow(by: y))
+        case "/", "%":
+            if y == 0 { throw RuntimeError(.arithmetic, "division by zero in \(x) \(op) \(y)", at: location) }
+            return try checked(op == "/" ? x.dividedReportingOverflow(by: y) : x.remainderReportingOverflow(dividingBy: y))
+        case "<": return .bool(x < y)
+        case "<=": return .bool(x <= y)
+        case ">": return .bool(x > y)
+        case ">=": return .bool(x >= y)
+        case "==": return .bool(x == y)
+        case "!=": return .bool(x != y)
+        case "..<":
+            guard x <= y else { throw RuntimeError(.value, "range \(x)..<\(y) has its upper bound below its lower bound", at: location) }
+            return .range(x, y)
+        case "...":
+            guard x <= y else { throw RuntimeError(.value, "range \(x)...\(y) has its upper bound below its lower bound", at: location) }
+            return try checked(y.addingReportingOverflow(1)).rangeFrom(x)
+        default:
+            throw RuntimeError(.type, "'\(op)' cannot combine Int and Int", at: location)
+        }
+    }
+}
+
+extension Value {
+    var asDouble: Double? {
+        switch self {
+        case .int(let n): return Double(n)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+    fileprivate func rangeFrom(_ lower: Int) -> Value {
+        if case .int(let upper) = self { return .range(lower, upper) }
+        return self
+    }
+}
+
+extension Stmt {
+    var location: SourceLocation {
+        switch self {
+        case .binding(_, _, _, let l), .assignment(_, _, _, let l), .ifElse(_, _, _, let l),
+             .forIn(_, _, _, let l), .whileLoop(_, _, let l), .breakLoop(let l), .continueLoop(let l):
+            return l
+        case .expression(let e): return e.location
+        }
+    }
+}

@@ -1,0 +1,120 @@
+// The `peftlab` command: run the Jupyter kernel, install its kernelspec, run a
+// script outside Jupyter.
+
+import ArgumentParser
+import Foundation
+import Kernel
+import PEFTLabJSON
+import Runtime
+
+@main
+struct PEFTLabCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peftlab",
+        abstract: "PEFTLab: a Jupyter kernel for parameter-efficient fine-tuning experiments.",
+        version: PEFTLabVersion.current,
+        subcommands: [KernelCommand.self, InstallCommand.self, RunCommand.self]
+    )
+}
+
+struct KernelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "kernel", abstract: "Run the Jupyter kernel (started by Jupyter).")
+
+    @Option(name: [.customShort("f"), .customLong("connection-file")], help: "The connection file written by the Jupyter client.")
+    var connectionFile: String
+
+    @Option(name: .customLong("log-level"), help: "debug, info, warning, error or off.")
+    var logLevel: String = ProcessInfo.processInfo.environment["PEFTLAB_LOG"] ?? "warning"
+
+    func run() throws {
+        guard let level = Logger.Level(name: logLevel) else {
+            throw ValidationError("unknown log level \"\(logLevel)\"; use debug, info, warning, error or off")
+        }
+        let log = Logger(level: level)
+        let connection = try ConnectionInfo.load(path: connectionFile)
+        let server = try KernelServer(connection: connection, interpreter: RuntimeInterpreter(), log: log)
+        _ = server.run()
+        log.info("kernel stopped")
+    }
+}
+
+struct InstallCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "install", abstract: "Register the kernel with Jupyter (writes kernel.json and logos).")
+
+    @Flag(help: "Install for the current user (the default).") var user = false
+    @Option(help: "Install under this prefix (e.g. a virtual environment: sys.prefix).") var prefix: String?
+    @Option(help: "The kernelspec's folder name.") var name = "peftlab"
+    @Option(name: .customLong("display-name"), help: "The name Jupyter shows.") var displayName = "PEFTLab"
+
+    func run() throws {
+        if user && prefix != nil { throw ValidationError("choose either --user or --prefix, not both") }
+        let environment = ProcessInfo.processInfo.environment
+        let base: String
+        if let prefix {
+            base = prefix + "/share/jupyter/kernels"
+        } else if let dataDir = environment["JUPYTER_DATA_DIR"] {
+            base = dataDir + "/kernels"
+        } else {
+            let home = environment["HOME"] ?? NSHomeDirectory()
+            base = home + "/.local/share/jupyter/kernels"
+        }
+        let folder = base + "/" + name
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let executable = Self.executablePath()
+        let spec: JSON = [
+            "argv": [.string(executable), "kernel", "-f", "{connection_file}"],
+            "display_name": .string(displayName),
+            "language": "peftlab",
+            "interrupt_mode": "signal",
+            "metadata": ["debugger": false],
+        ]
+        try Data(spec.prettySerialized().utf8).write(to: URL(fileURLWithPath: folder + "/kernel.json"))
+        for (size, base64) in [(32, Logos.png32), (64, Logos.png64)] {
+            guard let data = Data(base64Encoded: base64) else { continue }
+            try data.write(to: URL(fileURLWithPath: folder + "/logo-\(size)x\(size).png"))
+        }
+        print("Installed kernelspec \(name) in \(folder)")
+    }
+
+    static func executablePath() -> String {
+        if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return resolved }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+    }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a .peft script outside Jupyter and print its results.")
+
+    @Argument(help: "The script to run.") var script: String
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: script) else {
+            throw ValidationError("cannot read \(script)")
+        }
+        let code = String(decoding: data, as: UTF8.self)
+        let session = Session()
+        let result = session.execute(code, output: TerminalOutput())
+        for payload in result.payloads {
+            if let text = payload.bundle.data["text/plain"]?.stringValue { print(text) }
+        }
+        if let error = result.error {
+            let where_ = error.location.map { "\(script):\($0.line):\($0.column): " } ?? "\(script): "
+            FileHandle.standardError.write(Data("\(where_)\(error.name): \(error.message)\n".utf8))
+            for line in error.traceback.dropFirst() { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+            throw ExitCode(1)
+        }
+        if let text = result.value?.data["text/plain"]?.stringValue { print(text) }
+    }
+}
+
+/// Prints a script's output as plain text.
+struct TerminalOutput: OutputSink {
+    func write(_ text: String, to stream: OutputStreamName) {
+        let handle = stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError
+        handle.write(Data(text.utf8))
+    }
+    func display(_ bundle: MIMEBundle, id: String?, update: Bool) {
+        if let text = bundle.data["text/plain"]?.stringValue { print(text) }
+    }
+    func clearOutput(wait: Bool) {}
+}
