@@ -1,0 +1,39 @@
+# PEFTLab: two commands for users (`make demo`, `make test`), a few for developers.
+# Both install what they need on a fresh Debian machine (apt, then a Python venv in .venv).
+
+SWIFT      ?= swift
+VENV       := .venv
+PYTHON     := $(VENV)/bin/python
+PEFTLAB    := .build/release/peftlab
+KERNEL_DIR := $(VENV)/share/jupyter/kernels/peftlab
+
+.PHONY: demo test setup build kernelspec test-swift test-protocol bench clean
+
+## The main job: build, register the kernel, run the demo script through it.
+demo: setup build kernelspec
+	$(PYTHON) scripts/run_through_kernel.py examples/demo.peft
+
+## Every test: Swift unit tests (release) and the protocol tests with real Jupyter clients.
+test: setup build kernelspec test-swift test-protocol
+
+setup:
+	@bash scripts/setup.sh
+
+build:
+	$(SWIFT) build -c release --product peftlab
+
+kernelspec: build
+	$(PEFTLAB) install --prefix $(abspath $(VENV))
+
+test-swift:
+	$(SWIFT) test -c release
+
+test-protocol:
+	$(PYTHON) -m pytest -q Tests/protocol
+
+## Benchmarks against the peers (ipykernel; PyTorch for the numeric ones).
+bench: setup build kernelspec
+	$(PYTHON) benchmarks/kernel_bench.py
+
+clean:
+	rm -rf .build $(VENV)
