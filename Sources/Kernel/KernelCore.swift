@@ -199,7 +199,7 @@ public final class KernelCore: Sendable {
             replyContent["status"] = "error"
             replyContent["execution_count"] = .int(count)
             reply(request, on: channel, type: "execute_reply", content: replyContent, metadata: ["status": "error"])
-            return stopOnError ? .abortQueue : .none
+            return stopOnError && !silent ? .abortQueue : .none
         }
     }
 

@@ -119,7 +119,10 @@ private struct JSONByteParser {
             }
             return n
         }
-        guard digits(&self) > 0 else { throw error("expected digits") }
+        let leadingZero = index < bytes.count && bytes[index] == UInt8(ascii: "0")
+        let integerDigits = digits(&self)
+        guard integerDigits > 0 else { throw error("expected digits") }
+        guard !(leadingZero && integerDigits > 1) else { throw error("a number may not have leading zeros") }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
             guard digits(&self) > 0 else { throw error("expected digits after '.'") }
@@ -190,7 +193,9 @@ private struct JSONByteParser {
                 case UInt8(ascii: "u"):
                     var scalar = try parseHex4()
                     if (0xD800..<0xDC00).contains(scalar) {
-                        // A high surrogate must be followed by a low one.
+                        // A high surrogate pairs with a following low one; alone it becomes U+FFFD
+                        // and whatever follows is read on its own.
+                        let save = index
                         if index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
                             index += 2
                             let low = try parseHex4()
@@ -198,6 +203,7 @@ private struct JSONByteParser {
                                 scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                             } else {
                                 scalar = 0xFFFD
+                                index = save
                             }
                         } else {
                             scalar = 0xFFFD

@@ -72,6 +72,7 @@ extension Expr {
             }.joined(separator: " ") + ")"
         case .array(let items, _): return "[" + items.map(\.treeDescription).joined(separator: " ") + "]"
         case .dictionary(let pairs, _):
+            if pairs.isEmpty { return "[:]" }
             return "[" + pairs.map { "\($0.0.treeDescription):\($0.1.treeDescription)" }.joined(separator: " ") + "]"
         case .name(let n, _): return n
         case .dotCase(let n, _): return ".\(n)"

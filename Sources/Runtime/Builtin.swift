@@ -75,6 +75,8 @@ public struct Builtin: Sendable {
                 values.append(args[i].value); i += 1
             } else if let defaultValue = parameter.defaultValue {
                 values.append(defaultValue)
+            } else if i < args.count, let label = args[i].label, !parameters.contains(where: { $0.label == label }) {
+                throw RuntimeError(.argument, "\(name)() has no argument labeled '\(label):'\(suggestion(for: label)); accepted labels: \(labelList)", at: location)
             } else {
                 let what = parameter.label.map { "argument '\($0):'" } ?? "an unlabeled \(parameter.type) argument"
                 throw RuntimeError(.argument, "missing \(what) in call to \(signature)", at: location)

@@ -102,7 +102,7 @@ struct Interpreter {
     private mutating func executeBody(_ body: [Stmt]) throws(RuntimeError) -> Flow {
         for statement in body {
             let flow = try execute(statement)
-            if flow != .normal { return flow == .continueLoop ? .normal : flow }
+            if flow != .normal { return flow }
         }
         return .normal
     }
@@ -151,10 +151,19 @@ struct Interpreter {
             default:
                 throw RuntimeError(.type, "cannot assign through a subscript of a \(container.typeName)", at: location)
             }
-            try assign(base, container)
+            try assign(base, try checkedNesting(container, location))
         default:
             throw RuntimeError(.syntax, "cannot assign to this expression", at: target.location)
         }
+    }
+
+    /// Arrays and dictionaries nest at most `Value.maxNesting` deep, so that showing,
+    /// comparing and freeing them can never exhaust the stack.
+    private func checkedNesting(_ value: Value, _ location: SourceLocation) throws(RuntimeError) -> Value {
+        if value.nestingDepth(limit: Value.maxNesting) > Value.maxNesting {
+            throw RuntimeError(.value, "arrays and dictionaries may nest at most \(Value.maxNesting) levels deep", at: location)
+        }
+        return value
     }
 
     private func immutable(_ name: String, _ location: SourceLocation) -> RuntimeError {
@@ -198,11 +207,11 @@ struct Interpreter {
                 }
             }
             return .string(s)
-        case .array(let items, _):
+        case .array(let items, let location):
             var values: [Value] = []
             for item in items { values.append(try evaluate(item)) }
-            return .array(values)
-        case .dictionary(let pairs, _):
+            return try checkedNesting(.array(values), location)
+        case .dictionary(let pairs, let location):
             var values: [(key: Value, value: Value)] = []
             for (k, v) in pairs {
                 let key = try evaluate(k)
@@ -210,7 +219,7 @@ struct Interpreter {
                 if let i = values.firstIndex(where: { $0.key.isEqual(to: key) }) { values[i].value = value }
                 else { values.append((key, value)) }
             }
-            return .dictionary(values)
+            return try checkedNesting(.dictionary(values), location)
         case .name(let name, let location):
             guard let value = lookup(name) else { throw unknownName(name, location) }
             return value
@@ -282,7 +291,10 @@ struct Interpreter {
         case (.dictionary(let d), "count"): return .int(d.count)
         case (.dictionary(let d), "keys"): return .array(d.map(\.key))
         case (.dictionary(let d), "values"): return .array(d.map(\.value))
-        case (.range(let lo, let hi), "count"): return .int(max(0, hi - lo))
+        case (.range(let lo, let hi), "count"):
+            let r = hi.subtractingReportingOverflow(lo)
+            if r.overflow { throw RuntimeError(.arithmetic, "the range \(lo)..<\(hi) has more elements than an Int can count", at: location) }
+            return .int(max(0, r.partialValue))
         case (.object(let o), _):
             if let v = try o.member(name) { return v }
             let near = nearestNames(to: name, in: o.memberNames)

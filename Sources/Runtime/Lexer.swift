@@ -132,12 +132,12 @@ public struct Lexer {
         var text = ""
         while true {
             guard let c = peek(), c != "\n" else {
-                throw SyntaxError("unterminated string", at: start, atEnd: peek() == nil)
+                throw SyntaxError("unterminated string (a string ends on the line it starts)", at: start)
             }
             _ = advance()
             if c == "\"" { break }
             guard c == "\\" else { text.append(c); continue }
-            guard let e = peek() else { throw SyntaxError("unterminated string", at: start, atEnd: true) }
+            guard let e = peek() else { throw SyntaxError("unterminated string", at: start) }
             let escapeLocation = location
             _ = advance()
             switch e {
@@ -155,7 +155,7 @@ public struct Lexer {
                 var inner = ""
                 while true {
                     guard let d = peek(), d != "\n" else {
-                        throw SyntaxError("unterminated interpolation", at: escapeLocation, atEnd: peek() == nil)
+                        throw SyntaxError("unterminated interpolation", at: escapeLocation)
                     }
                     _ = advance()
                     if d == "(" { depth += 1 }

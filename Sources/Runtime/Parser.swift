@@ -269,12 +269,17 @@ public struct Parser {
                 switch segment {
                 case .text(let text): parts.append(.text(text))
                 case .interpolation(let source, let location):
-                    var lexer = Lexer(source, base: location)
-                    var inner = Parser(tokens: try lexer.tokenize())
-                    inner.nesting = nesting
-                    let e = try inner.expression()
-                    guard inner.check(.end) else { throw inner.failure("')' to end the interpolation") }
-                    parts.append(.expression(e))
+                    do throws(SyntaxError) {
+                        var lexer = Lexer(source, base: location)
+                        var inner = Parser(tokens: try lexer.tokenize())
+                        inner.nesting = nesting
+                        let e = try inner.expression()
+                        guard inner.check(.end) else { throw inner.failure("')' to end the interpolation") }
+                        parts.append(.expression(e))
+                    } catch {
+                        // The interpolation is closed, so more lines cannot complete it.
+                        throw SyntaxError(error.message, at: error.location, atEnd: false)
+                    }
                 }
             }
             return .string(parts, t.location)

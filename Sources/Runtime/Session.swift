@@ -21,6 +21,9 @@ public struct CellError: Error, Sendable, Equatable {
     public var message: String
     public var traceback: [String]
     public var location: SourceLocation?
+    public init(name: String, message: String, traceback: [String], location: SourceLocation?) {
+        self.name = name; self.message = message; self.traceback = traceback; self.location = location
+    }
 }
 
 /// The end of a cell: its result and payloads, or an error.
@@ -60,9 +63,12 @@ public final class Session: @unchecked Sendable {
 
     /// Runs one cell.
     public func execute(_ code: String, output: any OutputSink) -> CellResult {
-        cancellation.reset()
+        cancellation.reset()  // an interrupt sent while idle means nothing to this cell
         let context = CellContext(sink: output, cancellation: cancellation)
-        defer { context.flush() }
+        defer {
+            context.flush()
+            cancellation.reset()
+        }
         let statements: [Stmt]
         do {
             statements = try Parser.parse(code)

@@ -77,6 +77,33 @@ public struct MIMEBundle: Sendable, Equatable {
     public static func text(_ s: String) -> MIMEBundle { MIMEBundle(data: ["text/plain": .string(s)]) }
 }
 
+// MARK: - Nesting
+
+extension Value {
+    /// How deep arrays and dictionaries may nest.
+    public static let maxNesting = 200
+
+    /// The nesting depth of containers, walked without recursion; stops counting past `limit`.
+    public func nestingDepth(limit: Int) -> Int {
+        var deepest = 0
+        var stack: [(Value, Int)] = [(self, 0)]
+        while let (value, depth) = stack.popLast() {
+            deepest = max(deepest, depth)
+            if deepest > limit { return deepest }
+            switch value {
+            case .array(let items):
+                for item in items { if case .array = item { stack.append((item, depth + 1)) } else if case .dictionary = item { stack.append((item, depth + 1)) } }
+                if !items.isEmpty { deepest = max(deepest, depth + 1) }
+            case .dictionary(let pairs):
+                for pair in pairs { stack.append((pair.key, depth + 1)); stack.append((pair.value, depth + 1)) }
+                if !pairs.isEmpty { deepest = max(deepest, depth + 1) }
+            default: break
+            }
+        }
+        return deepest
+    }
+}
+
 // MARK: - Equality and text
 
 extension Value {

@@ -20,8 +20,8 @@ class PEFTLabKernelTests(jupyter_kernel_test.KernelTests):
     ]
 
     complete_code_samples = ["1 + 1", "let x = 2", 'print("hi")', "if true {\n    print(1)\n}", "[1, 2, 3]"]
-    incomplete_code_samples = ["print(", "let x = [1,", "if true {", '"abc', "let y = 1 +", "/* a comment"]
-    invalid_code_samples = ["let = 5", "1 +* 2", ")", "let x 5"]
+    incomplete_code_samples = ["print(", "let x = [1,", "if true {", "let y = 1 +", "/* a comment"]
+    invalid_code_samples = ['"abc', "let = 5", "1 +* 2", ")", "let x 5"]
 
     code_page_something = 'page("PEFTLab pages long text here")'
     code_generate_error = "undefinedName + 1"
