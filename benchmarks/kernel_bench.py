@@ -73,6 +73,42 @@ def execute_round_trips(kernel_name, code, runs, warmup=30):
     return {"p50": statistics.median(times), "p99": times[int(0.99 * (len(times) - 1))]}
 
 
+def raw_round_trips(kernel_name, code, runs, warmup=100):
+    """The same round trip over raw pyzmq sockets, without jupyter_client's parsing of
+    the replies: what the kernel itself costs."""
+    km = KernelManager(kernel_name=kernel_name)
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=60)
+    kc.stop_channels()
+    info = km.get_connection_info()
+    key = info["key"] if isinstance(info["key"], bytes) else info["key"].encode()
+    session = Session(key=key)
+    ctx = zmq.Context.instance()
+    shell = ctx.socket(zmq.DEALER)
+    shell.connect(f"tcp://{info['ip']}:{info['shell_port']}")
+    iopub = ctx.socket(zmq.SUB)
+    iopub.setsockopt(zmq.SUBSCRIBE, b"")
+    iopub.connect(f"tcp://{info['ip']}:{info['iopub_port']}")
+    time.sleep(0.5)  # let the subscription reach the kernel
+    times = []
+    for i in range(warmup + runs):
+        msg = session.msg("execute_request", {"code": code, "silent": False, "store_history": True,
+                                               "user_expressions": {}, "allow_stdin": False, "stop_on_error": True})
+        t0 = time.perf_counter()
+        session.send(shell, msg)
+        shell.recv_multipart()
+        while b'"idle"' not in iopub.recv_multipart()[-1]:
+            pass
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    shell.close(linger=0)
+    iopub.close(linger=0)
+    km.shutdown_kernel(now=True)
+    return statistics.median(times)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=500)
@@ -85,7 +121,9 @@ def main():
     for label, name in kernels.items():
         starts = [startup_seconds(name) for _ in range(args.startups)]
         rt = execute_round_trips(name, "1 + 1", args.runs)
-        results[label] = {"startup_s": statistics.median(starts), **{f"execute_{k}_ms": v * 1000 for k, v in rt.items()}}
+        raw = raw_round_trips(name, "1 + 1", args.runs)
+        results[label] = {"startup_s": statistics.median(starts), "raw_p50_ms": raw * 1000,
+                          **{f"execute_{k}_ms": v * 1000 for k, v in rt.items()}}
 
     ours, peer = results["PEFTLab"], results["ipykernel"]
     print(f"Kernel benchmark, {time.strftime('%Y-%m-%d')}, {platform.machine()}, {platform.processor() or 'cpu'}")
@@ -96,6 +134,7 @@ def main():
     for q in ("p50", "p99"):
         k = f"execute_{q}_ms"
         print(f"| execute round trip {q} (`1 + 1`) | {ours[k]:.2f} ms | {peer[k]:.2f} ms | {peer[k]/ours[k]:.1f}× |")
+    print(f"| execute round trip p50, raw pyzmq client | {ours['raw_p50_ms']:.2f} ms | {peer['raw_p50_ms']:.2f} ms | {peer['raw_p50_ms']/ours['raw_p50_ms']:.1f}× |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
