@@ -5,7 +5,8 @@ SWIFT      ?= swift
 VENV       := .venv
 PYTHON     := $(VENV)/bin/python
 PEFTLAB    := .build/release/peftlab
-KERNEL_DIR := $(VENV)/share/jupyter/kernels/peftlab
+# The kernelspec this checkout registers comes first, before any user-wide install.
+export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 
 .PHONY: demo test setup build kernelspec test-swift test-protocol bench clean
 
