@@ -1,0 +1,192 @@
+// The Tensor type: Float32, contiguous row-major, storage shared by views, plus
+// the autodiff fields (requiresGrad, grad, the node that produced it).
+// Creation from and export to arrays lives here; shape ops in Tensor+Shape.swift.
+
+/// A Float32 n-dimensional array in contiguous row-major order with reverse-mode autodiff.
+///
+/// Tensors are reference types, like PyTorch's: ops return new tensors and record
+/// a graph node when grad mode is on and an input requires grad. Leaf tensors with
+/// `requiresGrad` are parameters; set it to false to freeze one.
+///
+///     let w = Tensor.kaimingUniform([16, 8], generator: &rng, requiresGrad: true)
+///     let y = try linear(x, weight: w)          // (N, 16)
+///     try y.sum().backward()                    // w.grad is (16, 8)
+///
+/// Not internally synchronised: use a tensor from one task at a time.
+public final class Tensor: @unchecked Sendable, CustomStringConvertible {
+    /// Dimensions, outermost first; `[]` is a scalar.
+    public let shape: [Int]
+    /// Number of elements (product of `shape`).
+    public let count: Int
+    let storage: TensorStorage
+    let offset: Int
+    /// True when gradients should flow to this tensor; false freezes a parameter.
+    public var requiresGrad: Bool
+    /// Accumulated gradient (same shape) after `backward()`; set to nil to zero it.
+    public var grad: Tensor?
+    /// The op that produced this tensor, while its graph is alive; nil for leaves.
+    var node: GraphNode?
+    /// Optional name used in reports (e.g. a Hugging Face parameter key).
+    public var name: String?
+
+    /// Wraps existing storage (views share it).
+    init(shape: [Int], storage: TensorStorage, offset: Int = 0, requiresGrad: Bool = false) {
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        self.storage = storage
+        self.offset = offset
+        self.requiresGrad = requiresGrad
+    }
+
+    /// Allocates a tensor of `shape`, zero-filled or uninitialised.
+    init(uninitializedShape shape: [Int], zeroed: Bool = false) {
+        let count = shape.reduce(1, *)
+        self.shape = shape
+        self.count = count
+        self.storage = TensorStorage(count: count, zeroed: zeroed)
+        self.offset = 0
+        self.requiresGrad = false
+    }
+
+    /// Pointer to the first element (valid while the tensor is alive).
+    @inline(__always) var pointer: UnsafeMutablePointer<Float> { storage.base + offset }
+
+    /// Number of dimensions.
+    public var rank: Int { shape.count }
+    /// True for tensors not produced by a recorded op (parameters, inputs).
+    public var isLeaf: Bool { node == nil }
+    /// Name of the op that produced this tensor, if its graph node is alive.
+    public var producingOp: String? { node?.op }
+
+    public var description: String {
+        let values = count <= 8 ? toArray().map { "\($0)" }.joined(separator: ", ") : "…"
+        return "Tensor(\(shape), [\(values)]\(requiresGrad ? ", requiresGrad" : ""))"
+    }
+
+    // MARK: - Creation
+
+    /// Creates a tensor from row-major values; throws if `values.count` does not match `shape`.
+    public convenience init(shape: [Int], values: [Float], requiresGrad: Bool = false) throws {
+        try Tensor.validate(shape: shape, op: "Tensor(shape:values:)")
+        let expected = shape.reduce(1, *)
+        guard values.count == expected else {
+            throw TensorError.invalidShape(op: "Tensor(shape:values:)", shape: shape,
+                                           detail: "needs \(expected) values, got \(values.count)")
+        }
+        self.init(uninitializedShape: shape)
+        values.withUnsafeBufferPointer { source in
+            if let base = source.baseAddress { pointer.update(from: base, count: expected) }
+        }
+        self.requiresGrad = requiresGrad
+    }
+
+    /// Creates a 1-D tensor from values.
+    public convenience init(_ values: [Float], requiresGrad: Bool = false) {
+        self.init(uninitializedShape: [values.count])
+        values.withUnsafeBufferPointer { source in
+            if let base = source.baseAddress { pointer.update(from: base, count: values.count) }
+        }
+        self.requiresGrad = requiresGrad
+    }
+
+    /// Creates a scalar (shape `[]`).
+    public convenience init(scalar: Float, requiresGrad: Bool = false) {
+        self.init(uninitializedShape: [])
+        pointer.pointee = scalar
+        self.requiresGrad = requiresGrad
+    }
+
+    /// A tensor of `shape` filled with `value`.
+    public static func full(_ shape: [Int], value: Float, requiresGrad: Bool = false) throws -> Tensor {
+        try validate(shape: shape, op: "full")
+        let t = Tensor(uninitializedShape: shape)
+        t.pointer.update(repeating: value, count: t.count)
+        t.requiresGrad = requiresGrad
+        return t
+    }
+
+    /// A tensor of zeros.
+    public static func zeros(_ shape: [Int], requiresGrad: Bool = false) throws -> Tensor {
+        try full(shape, value: 0, requiresGrad: requiresGrad)
+    }
+
+    /// A tensor of ones.
+    public static func ones(_ shape: [Int], requiresGrad: Bool = false) throws -> Tensor {
+        try full(shape, value: 1, requiresGrad: requiresGrad)
+    }
+
+    /// Throws unless every dimension is non-negative and the element count fits in memory terms.
+    static func validate(shape: [Int], op: String) throws {
+        if shape.contains(where: { $0 < 0 }) {
+            throw TensorError.invalidShape(op: op, shape: shape, detail: "negative dimension")
+        }
+        var total = 1
+        for dimension in shape {
+            let (product, overflow) = total.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= Int(Int32.max) else {
+                throw TensorError.invalidShape(op: op, shape: shape, detail: "too many elements")
+            }
+            total = product
+        }
+    }
+
+    // MARK: - Export and in-place access
+
+    /// The values in row-major order.
+    public func toArray() -> [Float] {
+        Array(UnsafeBufferPointer(start: pointer, count: count))
+    }
+
+    /// The single value of a one-element tensor; throws otherwise.
+    public func item() throws -> Float {
+        guard count == 1 else {
+            throw TensorError.invalidShape(op: "item", shape: shape, detail: "needs exactly one element")
+        }
+        return pointer.pointee
+    }
+
+    /// Reads the values without copying.
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: pointer, count: count))
+    }
+
+    /// Mutates the values in place (optimizers, weight loading); views see the change.
+    /// Does not record autodiff: do it outside a graph you still need.
+    public func withUnsafeMutableBufferPointer<R>(
+        _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
+    ) rethrows -> R {
+        try body(UnsafeMutableBufferPointer(start: pointer, count: count))
+    }
+
+    /// Overwrites the values in place from an array of the same count.
+    public func assign(_ values: [Float]) throws {
+        guard values.count == count else {
+            throw TensorError.shapeMismatch(op: "assign", lhs: shape, rhs: [values.count])
+        }
+        values.withUnsafeBufferPointer { source in
+            if let base = source.baseAddress { pointer.update(from: base, count: count) }
+        }
+    }
+
+    /// self += scale · other, in place and without autodiff (SGD-style updates).
+    public func addInPlace(_ other: Tensor, scale: Float = 1) throws {
+        guard other.shape == shape else {
+            throw TensorError.shapeMismatch(op: "addInPlace", lhs: shape, rhs: other.shape)
+        }
+        let dst = pointer, src = other.pointer
+        for i in 0..<count { dst[i] += scale * src[i] }
+    }
+
+    /// A new leaf tensor with a copy of the values (no graph, no grad).
+    public func detachedCopy(requiresGrad: Bool = false) -> Tensor {
+        let t = Tensor(uninitializedShape: shape)
+        t.pointer.update(from: pointer, count: count)
+        t.requiresGrad = requiresGrad
+        return t
+    }
+
+    /// A leaf view of the same storage with no graph history.
+    public func detached() -> Tensor {
+        Tensor(shape: shape, storage: storage, offset: offset)
+    }
+}

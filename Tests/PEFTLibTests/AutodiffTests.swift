@@ -1,0 +1,103 @@
+// Autodiff behaviour: no-grad records nothing, frozen parameters get no gradient and
+// cost no GEMM, inputs without grad cost no input-gradient GEMM, grads accumulate.
+import Testing
+import PEFTLib
+
+@Suite struct AutodiffTests {
+    @Test func noGradRecordsNothing() throws {
+        let x = randomTensor([4, 8], seed: 1), w = randomTensor([3, 8], seed: 2)
+        var y: Tensor?
+        let counts = try OpCounters.measure {
+            try withNoGrad {
+                #expect(!GradMode.isEnabled)
+                y = try softmax(silu(linear(x, weight: w)) * 2)
+            }
+        }
+        #expect(counts.nodesRecorded == 0)
+        #expect(y?.requiresGrad == false && y?.isLeaf == true)
+        #expect(throws: TensorError.self) { try y!.sum().backward() }
+        #expect(GradMode.isEnabled)
+    }
+
+    @Test func frozenWeightGetsNoGradientAndNoGEMM() throws {
+        let x = randomTensor([6, 8], seed: 3)
+        let w = randomTensor([5, 8], seed: 4)
+        let b = randomTensor([5], seed: 5)
+        // Trainable: forward, input-gradient and weight-gradient GEMMs.
+        let trainable = try OpCounters.measure { try linear(x, weight: w, bias: b).sum().backward() }
+        #expect(trainable.gemmCalls == 3)
+        #expect(w.grad != nil && x.grad != nil && b.grad != nil)
+
+        x.grad = nil; w.grad = nil; b.grad = nil
+        w.requiresGrad = false
+        b.requiresGrad = false
+        let frozen = try OpCounters.measure { try linear(x, weight: w, bias: b).sum().backward() }
+        #expect(frozen.gemmCalls == 2)
+        #expect(w.grad == nil && b.grad == nil)
+        #expect(x.grad != nil)
+
+        // Input without grad, weight trainable: no input-gradient GEMM.
+        w.requiresGrad = true
+        x.requiresGrad = false
+        x.grad = nil
+        let noInputGrad = try OpCounters.measure { try linear(x, weight: w).sum().backward() }
+        #expect(noInputGrad.gemmCalls == 2)
+        #expect(x.grad == nil && w.grad != nil)
+
+        // Both frozen: nothing is recorded at all.
+        w.requiresGrad = false
+        let nothing = try OpCounters.measure { _ = try linear(x, weight: w) }
+        #expect(nothing.gemmCalls == 1 && nothing.nodesRecorded == 0)
+    }
+
+    @Test func loraStyleFrozenBaseCountsGEMMs() throws {
+        // y = x Wᵀ + (x Aᵀ) Bᵀ with W frozen, A and B trainable, x an input without grad.
+        let x = randomTensor([10, 16], seed: 6, requiresGrad: false)
+        let w = randomTensor([12, 16], seed: 7, requiresGrad: false)
+        let a = randomTensor([4, 16], seed: 8), b = randomTensor([12, 4], seed: 9)
+        let counts = try OpCounters.measure {
+            let y = try linear(x, weight: w) + linear(linear(x, weight: a), weight: b)
+            try y.sum().backward()
+        }
+        // Forward 3; backward: dB, d(xAᵀ) and dA; none for W, none for x.
+        #expect(counts.gemmCalls == 6)
+        #expect(w.grad == nil && x.grad == nil && a.grad != nil && b.grad != nil)
+    }
+
+    @Test func gradientsAccumulateAcrossBackwardCalls() throws {
+        let x = randomTensor([3], seed: 10)
+        try (x * 2).sum().backward()
+        try (x * 3).sum().backward()
+        #expect(x.grad!.toArray() == [5, 5, 5])
+        x.grad = nil
+        try (x * 1).sum().backward()
+        #expect(x.grad!.toArray() == [1, 1, 1])
+    }
+
+    @Test func graphIsFreedAfterBackward() throws {
+        let x = randomTensor([3], seed: 11)
+        let h = silu(x)
+        let y = h.sum()
+        #expect(y.producingOp == "sum" && h.producingOp == "silu")
+        try y.backward()
+        #expect(y.isLeaf && h.isLeaf)
+        #expect(throws: TensorError.self) { try y.backward(gradient: randomTensor([2], seed: 1)) }
+    }
+
+    @Test func backwardNeedsScalarOrSeed() throws {
+        let x = randomTensor([2, 2], seed: 12)
+        let y = x * 2
+        #expect(throws: TensorError.self) { try y.backward() }
+        try y.backward(gradient: Tensor.ones([2, 2]))
+        #expect(x.grad!.toArray() == [2, 2, 2, 2])
+    }
+
+    @Test func longChainBackwardIsIterative() throws {
+        // 20 000 nodes would overflow a recursive topological sort's stack.
+        let x = randomTensor([1], seed: 13)
+        var y = x
+        for _ in 0..<20_000 { y = y * 1.0 }
+        try y.sum().backward()
+        #expect(x.grad!.toArray() == [1])
+    }
+}

@@ -1,0 +1,39 @@
+// The thread budget: results do not depend on it, and it is configurable.
+import Testing
+import PEFTLib
+
+@Suite struct ThreadingTests {
+    @Test func resultsDoNotDependOnThreadBudget() throws {
+        let q = randomTensor([3, 17, 32], seed: 1), k = randomTensor([3, 17, 16], seed: 2)
+        let x = randomTensor([700, 96], seed: 3)
+        func run() throws -> [Float] {
+            let a = try attention(query: q, key: k, value: k, heads: 4, kvHeads: 2)
+            return try a.toArray() + softmax(x).toArray() + silu(x).toArray() + rmsNorm(x, weight: Tensor.ones([96])).toArray()
+        }
+        let previous = Threading.threads
+        Threading.setThreads(1)
+        let serial = try run()
+        Threading.setThreads(2)
+        let parallel = try run()
+        Threading.setThreads(previous)
+        #expect(Threading.threads == previous)
+        expectClose(parallel, serial, atol: 1e-6, rtol: 1e-5)
+    }
+
+    @Test func budgetIsPositive() {
+        #expect(Threading.threads >= 1)
+        #expect(OpsBenchmark.environment.contains("threads"))
+    }
+
+    @Test func emptyTensorsDoNotTrap() throws {
+        let x = try Tensor.zeros([0, 4], requiresGrad: true), w = randomTensor([3, 4], seed: 1)
+        let y = try linear(x, weight: w, bias: Tensor.ones([3]))
+        #expect(y.shape == [0, 3])
+        try y.sum().backward()
+        let z = try linear(try Tensor.zeros([2, 0]), weight: try Tensor.zeros([3, 0]), bias: Tensor.ones([3]))
+        #expect(z.toArray() == [1, 1, 1, 1, 1, 1])
+        #expect(try softmax(Tensor.zeros([0, 5])).shape == [0, 5])
+        #expect(throws: TensorError.self) { try Tensor.zeros([1 << 40, 1 << 40]) }
+        #expect(throws: TensorError.self) { try Tensor.zeros([100_000, 1]) + Tensor.zeros([1, 100_000]) }
+    }
+}
