@@ -12,7 +12,7 @@ def peftlab_binary():
 
 def test_jupyter_console_runs_cells():
     console = pexpect.spawn(sys.executable, ["-m", "jupyter_console", "--kernel", "peftlab", "--simple-prompt"],
-                            encoding="utf-8", timeout=30)
+                            encoding="utf-8", timeout=120)  # a fresh venv compiles IPython on first use
     try:
         console.expect(r"In \[1\]: ")
         console.sendline("let r = 6")
