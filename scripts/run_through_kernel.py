@@ -10,17 +10,21 @@ import sys
 from jupyter_client.manager import start_new_kernel
 
 
+def has_code(lines):
+    return any(l.strip() and not l.strip().startswith("//") for l in lines)
+
+
 def split_cells(text):
     cells, current = [], []
     for line in text.splitlines():
         if line.startswith("// %%"):
-            if "".join(current).strip():
-                cells.append("\n".join(current))
+            if has_code(current):
+                cells.append("\n".join(current).strip("\n"))
             current = []
         else:
             current.append(line)
-    if "".join(current).strip():
-        cells.append("\n".join(current))
+    if has_code(current):
+        cells.append("\n".join(current).strip("\n"))
     return cells
 
 

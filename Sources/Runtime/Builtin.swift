@@ -148,23 +148,33 @@ public func nearestNames(to name: String, in candidates: [String], limit: Int = 
     let scored = candidates.map { candidate -> (String, Int) in
         (candidate, editDistance(target, Array(candidate.lowercased())))
     }
-    let threshold = max(2, target.count / 3)
-    return scored.filter { $0.1 <= threshold || $0.0.lowercased().hasPrefix(name.lowercased()) }
+    // Close enough to be a typo, and no worse than the best candidate.
+    let threshold = max(1, target.count / 3)
+    let close = scored.filter { $0.1 <= threshold || $0.0.lowercased().hasPrefix(name.lowercased()) }
+    guard let best = close.map(\.1).min() else { return [] }
+    return close.filter { $0.1 == best || $0.0.lowercased().hasPrefix(name.lowercased()) }
         .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
         .prefix(limit).map(\.0)
 }
 
+/// Edit distance where swapping two neighbouring characters counts as one edit
+/// (optimal string alignment), since `wiat` is one slip from `wait`.
 func editDistance(_ a: [Character], _ b: [Character]) -> Int {
     if a.isEmpty { return b.count }
     if b.isEmpty { return a.count }
-    var previous = Array(0...b.count)
-    var row = [Int](repeating: 0, count: b.count + 1)
+    let width = b.count + 1
+    var d = [Int](repeating: 0, count: (a.count + 1) * width)
+    for i in 0...a.count { d[i * width] = i }
+    for j in 0...b.count { d[j] = j }
     for i in 1...a.count {
-        row[0] = i
         for j in 1...b.count {
-            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            let cost = a[i - 1] == b[j - 1] ? 0 : 1
+            var best = min(d[(i - 1) * width + j] + 1, d[i * width + j - 1] + 1, d[(i - 1) * width + j - 1] + cost)
+            if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                best = min(best, d[(i - 2) * width + j - 2] + 1)
+            }
+            d[i * width + j] = best
         }
-        swap(&previous, &row)
     }
-    return previous[b.count]
+    return d[a.count * width + b.count]
 }

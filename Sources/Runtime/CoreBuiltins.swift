@@ -7,7 +7,7 @@ import PEFTLabJSON
 
 enum CoreBuiltins {
     static func all(catalog: @escaping @Sendable () -> [Builtin]) -> [Builtin] {
-        [print, display, clearOutput, page, sleep, help(catalog: catalog)]
+        [print, display, clearOutput, page, sleep, help(catalog: catalog), toDouble, toInt, toString]
     }
 
     static let print = Builtin(
@@ -53,7 +53,10 @@ enum CoreBuiltins {
             } else {
                 bundle.data[mime] = .string(s)
             }
-            if bundle.data["text/plain"] == nil { bundle.data["text/plain"] = .string(mime == "text/plain" ? s : "<\(label)>") }
+            if bundle.data["text/plain"] == nil {
+                // Markdown and LaTeX read well as they are; markup and data get a short placeholder.
+                bundle.data["text/plain"] = .string(label == "markdown" || label == "latex" ? s : "<\(label)>")
+            }
         }
         if bundle.data.isEmpty { bundle = .text("nil") }
         let id: String?
@@ -100,6 +103,49 @@ enum CoreBuiltins {
         return .void
     }
 
+    static let toDouble = Builtin(
+        "Double", [Parameter(nil, "Int, Double or String")], returns: "Double",
+        doc: "Converts an Int, or a String such as \"2e-4\", to a Double."
+    ) { args, _ throws(RuntimeError) in
+        switch args[0] {
+        case .int(let n): return .double(Double(n))
+        case .double(let d): return .double(d)
+        case .string(let s):
+            guard let d = Double(s.trimmingSpaces()) else {
+                throw RuntimeError(.value, "Double(\(Value.quote(s))): not a number", at: args.location)
+            }
+            return .double(d)
+        default: throw args.fail(0, "an Int, Double or String", got: args[0], label: nil)
+        }
+    }
+
+    static let toInt = Builtin(
+        "Int", [Parameter(nil, "Int, Double or String")], returns: "Int",
+        doc: "Converts a Double (rounding toward zero) or a String such as \"42\" to an Int."
+    ) { args, _ throws(RuntimeError) in
+        switch args[0] {
+        case .int(let n): return .int(n)
+        case .double(let d):
+            guard d.isFinite, let n = Int(exactly: d.rounded(.towardZero)) else {
+                throw RuntimeError(.value, "Int(\(Value.format(d))): out of the range of Int", at: args.location)
+            }
+            return .int(n)
+        case .string(let s):
+            guard let n = Int(s.trimmingSpaces()) else {
+                throw RuntimeError(.value, "Int(\(Value.quote(s))): not an integer", at: args.location)
+            }
+            return .int(n)
+        default: throw args.fail(0, "an Int, Double or String", got: args[0], label: nil)
+        }
+    }
+
+    static let toString = Builtin(
+        "String", [Parameter(nil, "Any")], returns: "String",
+        doc: "The text of a value, as print writes it."
+    ) { args, _ throws(RuntimeError) in
+        .string(args[0].printed)
+    }
+
     static func help(catalog: @escaping @Sendable () -> [Builtin]) -> Builtin {
         Builtin(
             "help", [Parameter(nil, "Function", default: .null)], returns: "Help",
@@ -114,5 +160,11 @@ enum CoreBuiltins {
                 throw args.fail(0, "a built-in function such as print", got: args[0], label: nil)
             }
         }
+    }
+}
+
+extension String {
+    fileprivate func trimmingSpaces() -> String {
+        String(drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
     }
 }

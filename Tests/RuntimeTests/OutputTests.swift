@@ -66,9 +66,9 @@ struct OutputTests {
 
     static let displayCases: [(String, JSONObject)] = [
         ("display(html: \"<i>h</i>\")", ["text/html": "<i>h</i>", "text/plain": "<html>"]),
-        ("display(markdown: \"# T\")", ["text/markdown": "# T", "text/plain": "<markdown>"]),
+        ("display(markdown: \"# T\")", ["text/markdown": "# T", "text/plain": "# T"]),
         ("display(svg: \"<svg/>\")", ["image/svg+xml": "<svg/>", "text/plain": "<svg>"]),
-        ("display(latex: \"$x^2$\")", ["text/latex": "$x^2$", "text/plain": "<latex>"]),
+        ("display(latex: \"$x^2$\")", ["text/latex": "$x^2$", "text/plain": "$x^2$"]),
         ("display(json: \"{\\\"a\\\": [1, true]}\")", ["application/json": ["a": [1, true]], "text/plain": "<json>"]),
         ("display(42)", ["text/plain": "42"]),
         ("display(\"s\")", ["text/plain": "\"s\""]),
