@@ -50,7 +50,7 @@ public final class Session: @unchecked Sendable {
     public init() {
         var table: [String: Builtin] = [:]
         let catalog = BuiltinCatalog()
-        for builtin in CoreBuiltins.all(catalog: { catalog.list }) { table[builtin.name] = builtin }
+        for builtin in CoreBuiltins.all(catalog: { catalog.list }) + OutputBuiltins.all { table[builtin.name] = builtin }
         builtins = table
         catalog.set(Array(table.values))
     }

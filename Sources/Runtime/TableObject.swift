@@ -1,0 +1,118 @@
+// Tables in the language: `table(...)` builds one, workflows return them, and
+// methods (`pivot`, `sorted`, `filter`, `summarize`, `column`, `csv`) reshape them.
+
+import PEFTLabJSON
+import PEFTLib
+
+/// A PEFTLib table as a language value.
+public final class TableObject: RuntimeObject {
+    public let table: Table
+    public init(_ table: Table) { self.table = table }
+
+    public var typeName: String { "Table" }
+    public var memberNames: [String] {
+        ["count", "columns", "rows", "title", "column", "pivot", "sorted", "filter", "select", "summarize", "csv"]
+    }
+
+    public func member(_ name: String) throws(RuntimeError) -> Value? {
+        let table = self.table
+        switch name {
+        case "count": return .int(table.count)
+        case "columns": return .array(table.columns.map(Value.string))
+        case "title": return table.title.map(Value.string) ?? .null
+        case "rows":
+            return .array(table.rows.map { row in
+                .dictionary(zip(table.columns, row).map { (key: Value.string($0.0), value: Value(tableValue: $0.1)) })
+            })
+        case "column":
+            return method("column", [Parameter(nil, "String")], returns: "[Any]",
+                          doc: "The values of one column.") { args throws(RuntimeError) in
+                let name = try args.string(0, nil)
+                return .array(try wrap { () throws(TableError) in try table.column(name) }.map(Value.init(tableValue:)))
+            }
+        case "pivot":
+            return method("pivot", [Parameter("rows", "String"), Parameter("columns", "String"), Parameter("value", "String")],
+                          returns: "Table", doc: "A wide table: one row per `rows` value, one column per `columns` value, cells the mean of `value`.") { args throws(RuntimeError) in
+                let (r, c, v) = (try args.string(0, "rows"), try args.string(1, "columns"), try args.string(2, "value"))
+                return .object(TableObject(try wrap { () throws(TableError) in try table.pivot(rows: r, columns: c, value: v) }))
+            }
+        case "sorted":
+            return method("sorted", [Parameter("by", "String"), Parameter("descending", "Bool", default: .bool(false))],
+                          returns: "Table", doc: "The rows sorted by a column.") { args throws(RuntimeError) in
+                let (key, descending) = (try args.string(0, "by"), try args.bool(1, "descending"))
+                return .object(TableObject(try wrap { () throws(TableError) in try table.sorted(by: key, descending: descending) }))
+            }
+        case "filter":
+            return method("filter", [Parameter(nil, "String"), Parameter("equals", "Any")],
+                          returns: "Table", doc: "The rows whose column equals a value: `t.filter(\"method\", equals: \"LoRA\")`.") { args throws(RuntimeError) in
+                let key = try args.string(0, nil)
+                let value = try args[1].tableValue(callee: "filter")
+                return .object(TableObject(try wrap { () throws(TableError) in try table.filter(key, equals: value) }))
+            }
+        case "select":
+            return method("select", [Parameter(nil, "String", variadic: true)],
+                          returns: "Table", doc: "Only the named columns, in that order.") { args throws(RuntimeError) in
+                guard case .array(let items) = args[0] else { return .null }
+                var names: [String] = []
+                for item in items {
+                    guard case .string(let s) = item else { throw args.fail(0, "column names (String)", got: item, label: nil) }
+                    names.append(s)
+                }
+                return .object(TableObject(try wrap { () throws(TableError) in try table.selecting(names) }))
+            }
+        case "summarize":
+            return method("summarize", [Parameter(nil, "String"), Parameter("by", "[String]")],
+                          returns: "Table", doc: "Mean, standard deviation and count of a column per group: `t.summarize(\"score\", by: [\"method\"])`.") { args throws(RuntimeError) in
+                let key = try args.string(0, nil)
+                guard case .array(let items) = args[1] else { throw args.fail(1, "an array of column names", got: args[1], label: "by") }
+                let keys = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+                return .object(TableObject(try wrap { () throws(TableError) in try table.summarize(key, by: keys) }))
+            }
+        case "csv":
+            return method("csv", [], returns: "String", doc: "The table as CSV text.") { _ throws(RuntimeError) in
+                .string(table.csv())
+            }
+        default:
+            return nil
+        }
+    }
+
+    public func render() -> MIMEBundle { TableRendering.bundle(table) }
+
+    private func method(_ name: String, _ parameters: [Parameter], returns: String, doc: String,
+                        _ body: @escaping @Sendable (BoundArguments) throws(RuntimeError) -> Value) -> Value {
+        .function(Builtin("Table.\(name)", parameters, returns: returns, doc: doc) { args, _ throws(RuntimeError) in try body(args) })
+    }
+}
+
+/// Runs a table operation, turning its error into a language error.
+func wrap<T>(_ body: () throws(TableError) -> T) throws(RuntimeError) -> T {
+    do { return try body() } catch { throw RuntimeError(.value, error.message) }
+}
+
+extension Value {
+    /// A table cell as a language value.
+    init(tableValue: TableValue) {
+        switch tableValue {
+        case .null: self = .null
+        case .int(let n): self = .int(n)
+        case .double(let d): self = .double(d)
+        case .text(let s): self = .string(s)
+        case .bool(let b): self = .bool(b)
+        }
+    }
+
+    /// A language value as a table cell; containers do not fit in a cell.
+    func tableValue(callee: String) throws(RuntimeError) -> TableValue {
+        switch self {
+        case .null, .void: return .null
+        case .int(let n): return .int(n)
+        case .double(let d): return .double(d)
+        case .string(let s): return .text(s)
+        case .bool(let b): return .bool(b)
+        case .dotCase(let c): return .text(c)
+        default:
+            throw RuntimeError(.type, "\(callee)(): a table cell holds a number, text or a Bool, not a \(typeName)")
+        }
+    }
+}
