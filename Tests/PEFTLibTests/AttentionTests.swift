@@ -57,6 +57,10 @@ func referenceAttention(q: [Float], k: [Float], v: [Float], batch: Int, tq: Int,
         Case(padded: true),
         Case(tq: 2, tk: 6, prefix: 1),
         Case(batch: 3, tq: 1, tk: 4, heads: 2, kvHeads: 1, causal: false, padded: true),
+        // Long enough for the causal row blocks (2 and 3 blocks), with and without prefix/padding.
+        Case(batch: 1, tq: 40, tk: 40, heads: 2, kvHeads: 1, d: 4),
+        Case(batch: 2, tq: 70, tk: 70, heads: 2, kvHeads: 2, d: 3, prefix: 2, padded: true),
+        Case(batch: 1, tq: 33, tk: 50, heads: 3, kvHeads: 1, d: 2, prefix: 1, prefixPerBatch: true),
     ]
 
     @Test(arguments: cases)

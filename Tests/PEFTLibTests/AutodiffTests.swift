@@ -80,8 +80,21 @@ import PEFTLib
         let y = h.sum()
         #expect(y.producingOp == "sum" && h.producingOp == "silu")
         try y.backward()
-        #expect(y.isLeaf && h.isLeaf)
-        #expect(throws: TensorError.self) { try y.backward(gradient: randomTensor([2], seed: 1)) }
+        #expect(y.producingOp == nil && h.producingOp == nil && !h.isLeaf)
+        #expect(throws: TensorError.self) { try y.backward() }
+    }
+
+    @Test func backwardThroughAFreedSharedGraphThrows() throws {
+        // As in PyTorch: two losses sharing h need one backward on their sum.
+        let x = randomTensor([4], seed: 14)
+        let h = silu(x)
+        let first = (h * 2).sum(), second = (h * 3).sum()
+        try first.backward()
+        #expect(throws: TensorError.self) { try second.backward() }
+        x.grad = nil
+        let g = silu(x)
+        try ((g * 2).sum() + (g * 3).sum()).backward()
+        #expect(x.grad != nil)
     }
 
     @Test func backwardNeedsScalarOrSeed() throws {

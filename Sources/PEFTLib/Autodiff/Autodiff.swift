@@ -48,6 +48,7 @@ func needsGraph(_ inputs: Tensor?...) -> Bool {
 /// Attaches a graph node to `output` and marks it as requiring grad.
 func record(_ output: Tensor, op: String, inputs: [Tensor], backward: @escaping (Tensor) -> Void) {
     output.requiresGrad = true
+    output.isOpOutput = true
     output.node = GraphNode(op: op, inputs: inputs, backward: backward)
     OpCounters.countNode()
 }
@@ -84,13 +85,19 @@ extension Tensor {
             throw TensorError.autodiff(op: "backward",
                                        detail: "tensor does not require grad (no graph was recorded)")
         }
+        if isOpOutput && node == nil {
+            throw TensorError.autodiff(op: "backward", detail: Self.freedGraphMessage)
+        }
+        let order = isLeaf ? [] : try topologicalOrder()
         let seed: Tensor
         if let gradient {
             guard gradient.shape == shape else {
                 throw TensorError.shapeMismatch(op: "backward", lhs: shape, rhs: gradient.shape,
                                                 detail: "seed gradient must match the output")
             }
-            seed = gradient.detachedCopy()
+            // Nodes only read the seed, so an op output can use the caller's tensor as is;
+            // a leaf keeps a copy because later backward calls accumulate into its grad.
+            seed = isLeaf ? gradient.detachedCopy() : gradient.detached()
         } else {
             guard count == 1 else {
                 throw TensorError.invalidShape(op: "backward", shape: shape,
@@ -103,9 +110,7 @@ extension Tensor {
         } else {
             grad = seed
         }
-        if isLeaf { return }
-
-        for tensor in topologicalOrder().reversed() {
+        for tensor in order.reversed() {
             guard let node = tensor.node else { continue }
             if let g = tensor.grad { node.backward(g) }
             // Free the graph as we go: intermediate grads and saved buffers.
@@ -114,8 +119,12 @@ extension Tensor {
         }
     }
 
+    static let freedGraphMessage = "the graph was already freed by an earlier backward; "
+        + "recompute the forward pass, or call backward once on the sum of the losses"
+
     /// Tensors with live nodes reachable from self, inputs before outputs (iterative DFS).
-    func topologicalOrder() -> [Tensor] {
+    /// Throws if the walk reaches an op output whose node an earlier backward freed.
+    func topologicalOrder() throws -> [Tensor] {
         var order: [Tensor] = []
         var visited = Set<ObjectIdentifier>()
         var stack: [(tensor: Tensor, nextInput: Int)] = [(self, 0)]
@@ -125,6 +134,9 @@ extension Tensor {
             if index < inputs.count {
                 stack[stack.count - 1].nextInput += 1
                 let input = inputs[index]
+                if input.isOpOutput, input.node == nil, input.requiresGrad {
+                    throw TensorError.autodiff(op: "backward", detail: Self.freedGraphMessage)
+                }
                 if input.node != nil, input.requiresGrad,
                    visited.insert(ObjectIdentifier(input)).inserted {
                     stack.append((input, 0))

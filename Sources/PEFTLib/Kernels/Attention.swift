@@ -18,6 +18,22 @@ struct AttentionGeometry {
     @inline(__always) func visibleKeys(query i: Int) -> Int {
         causal ? Swift.max(0, Swift.min(keys, i + keys - queries + 1)) : keys
     }
+    /// Causal attention splits query rows into blocks of about 32 so each block's GEMMs
+    /// stop at the last key it can see (two blocks skip a quarter of the work, three a third).
+    var blockCount: Int { causal ? Swift.min(8, Swift.max(1, (queries + 31) / 32)) : 1 }
+    /// Query rows of block k.
+    @inline(__always) func block(_ k: Int) -> Range<Int> {
+        let size = (queries + blockCount - 1) / Swift.max(blockCount, 1)
+        return Swift.min(queries, k * size)..<Swift.min(queries, (k + 1) * size)
+    }
+    /// Main keys block k's GEMMs cover: those visible to its last row.
+    @inline(__always) func blockKeys(_ rows: Range<Int>) -> Int {
+        rows.isEmpty ? 0 : visibleKeys(query: rows.upperBound - 1)
+    }
+    /// Σ over blocks of rows × main keys covered: the (query, key) pairs the GEMMs compute.
+    var coveredPairs: Int {
+        (0..<blockCount).reduce(0) { total, k in let rows = block(k); return total + rows.count * blockKeys(rows) }
+    }
 }
 
 /// Pointers of one attention call; prefix pointers are nil without prefix.
@@ -38,51 +54,58 @@ func attentionForwardUnit(b: Int, g: Int, geo: AttentionGeometry, buf: Attention
     let (tq, tk, p, d, l) = (geo.queries, geo.keys, geo.prefix, geo.headDim, geo.width)
     let kBase = buf.k + b * tk * geo.kvRow + g * d
     let vBase = buf.v + b * tk * geo.kvRow + g * d
+    let pkBase = buf.pk.map { $0 + b * buf.prefixBatchStride + g * d }
+    let pvBase = buf.pv.map { $0 + b * buf.prefixBatchStride + g * d }
     let keep = buf.keep + b * l
     for local in 0..<geo.group {
         let h = g * geo.group + local
-        let qBase = buf.q + b * tq * geo.qRow + h * d
-        let s = probs + local * tq * l
-        // S (Tq, L) = scale · Q_h · [Kp; K]ᵀ
-        if p > 0, let pk = buf.pk {
-            BLAS.sgemmUncounted(transposeA: false, transposeB: true, m: tq, n: p, k: d, alpha: geo.scale,
-                                a: qBase, lda: geo.qRow, b: pk + b * buf.prefixBatchStride + g * d,
-                                ldb: geo.kvRow, beta: 0, c: s, ldc: l)
-        }
-        BLAS.sgemmUncounted(transposeA: false, transposeB: true, m: tq, n: tk, k: d, alpha: geo.scale,
-                            a: qBase, lda: geo.qRow, b: kBase, ldb: geo.kvRow, beta: 0, c: s + p, ldc: l)
-        // Masked softmax per query row; invisible keys get probability exactly 0.
-        for i in 0..<tq {
-            let row = s + i * l
-            let end = p + geo.visibleKeys(query: i)
-            if buf.padded {
-                for j in 0..<end { row[j] = keep[j] > 0 ? row[j] : -Float.infinity }
+        let qHead = buf.q + b * tq * geo.qRow + h * d
+        let oHead = out + b * tq * geo.qRow + h * d
+        for blockIndex in 0..<geo.blockCount {
+            let rows = geo.block(blockIndex)
+            if rows.isEmpty { continue }
+            let m = rows.count, kv = geo.blockKeys(rows)
+            let s = probs + (local * tq + rows.lowerBound) * l
+            let qBase = qHead + rows.lowerBound * geo.qRow
+            // S (m, P + kv) = scale · Q_rows · [Kp; K[:kv]]ᵀ
+            if p > 0, let pkBase {
+                BLAS.sgemmUncounted(transposeA: false, transposeB: true, m: m, n: p, k: d, alpha: geo.scale,
+                                    a: qBase, lda: geo.qRow, b: pkBase, ldb: geo.kvRow, beta: 0, c: s, ldc: l)
             }
-            let peak = vectorMax(row, end)
-            if peak == -Float.infinity {
-                row.update(repeating: 0, count: l)
-                continue
+            BLAS.sgemmUncounted(transposeA: false, transposeB: true, m: m, n: kv, k: d, alpha: geo.scale,
+                                a: qBase, lda: geo.qRow, b: kBase, ldb: geo.kvRow, beta: 0, c: s + p, ldc: l)
+            // Masked softmax per query row; invisible keys get probability exactly 0.
+            for i in rows {
+                let row = s + (i - rows.lowerBound) * l
+                let end = p + geo.visibleKeys(query: i)
+                if buf.padded {
+                    for j in 0..<end { row[j] = keep[j] > 0 ? row[j] : -Float.infinity }
+                }
+                let peak = vectorMax(row, end)
+                if peak == -Float.infinity {
+                    row.update(repeating: 0, count: l)
+                    continue
+                }
+                if buf.padded {
+                    for j in 0..<end { row[j] = fastExp(row[j] - peak) * keep[j] }
+                } else {
+                    for j in 0..<end { row[j] = fastExp(row[j] - peak) }
+                }
+                let inverse = 1 / vectorSum(row, end)
+                for j in 0..<end { row[j] *= inverse }
+                if end < l { (row + end).update(repeating: 0, count: l - end) }
             }
-            if buf.padded {
-                for j in 0..<end { row[j] = fastExp(row[j] - peak) * keep[j] }
-            } else {
-                for j in 0..<end { row[j] = fastExp(row[j] - peak) }
+            // O_rows (m, D) = P_rows · [Vp; V[:kv]]
+            let oBase = oHead + rows.lowerBound * geo.qRow
+            var beta: Float = 0
+            if p > 0, let pvBase {
+                BLAS.sgemmUncounted(transposeA: false, transposeB: false, m: m, n: d, k: p,
+                                    a: s, lda: l, b: pvBase, ldb: geo.kvRow, beta: 0, c: oBase, ldc: geo.qRow)
+                beta = 1
             }
-            let inverse = 1 / vectorSum(row, end)
-            for j in 0..<end { row[j] *= inverse }
-            if end < l { (row + end).update(repeating: 0, count: l - end) }
+            BLAS.sgemmUncounted(transposeA: false, transposeB: false, m: m, n: d, k: kv,
+                                a: s + p, lda: l, b: vBase, ldb: geo.kvRow, beta: beta, c: oBase, ldc: geo.qRow)
         }
-        // O_h (Tq, D) = P · [Vp; V]
-        let oBase = out + b * tq * geo.qRow + h * d
-        var beta: Float = 0
-        if p > 0, let pv = buf.pv {
-            BLAS.sgemmUncounted(transposeA: false, transposeB: false, m: tq, n: d, k: p,
-                                a: s, lda: l, b: pv + b * buf.prefixBatchStride + g * d, ldb: geo.kvRow,
-                                beta: 0, c: oBase, ldc: geo.qRow)
-            beta = 1
-        }
-        BLAS.sgemmUncounted(transposeA: false, transposeB: false, m: tq, n: d, k: tk,
-                            a: s + p, lda: l, b: vBase, ldb: geo.kvRow, beta: beta, c: oBase, ldc: geo.qRow)
     }
 }
 
@@ -90,12 +113,16 @@ func attentionForwardUnit(b: Int, g: Int, geo: AttentionGeometry, buf: Attention
 /// Prefix gradients are (B, P, kvHeads·D) scratch, reduced over the batch by the caller if shared.
 struct AttentionGradients {
     let dq, dk, dv, dpk, dpv: UnsafeMutablePointer<Float>?
+    /// 0 when dq/dk/dv are fresh, uninitialised buffers: the first GEMM into each region
+    /// overwrites instead of accumulating (blocks run last-first so the first covers all keys).
+    let dqBeta, dkBeta, dvBeta: Float
 }
 
-/// Backward of one (b, g) unit. dO: (B, Tq, heads·D); scratch: (Tq, L).
+/// Backward of one (b, g) unit, block by block like the forward. dO: (B, Tq, heads·D);
+/// scratch: (Tq, L) for dP, then dS in place.
 func attentionBackwardUnit(b: Int, g: Int, geo: AttentionGeometry, buf: AttentionBuffers,
                            probs: UnsafePointer<Float>, dOut: UnsafePointer<Float>,
-                           grads: AttentionGradients, scratch dp: UnsafeMutablePointer<Float>) {
+                           grads: AttentionGradients, scratch: UnsafeMutablePointer<Float>) {
     let (tq, tk, p, d, l) = (geo.queries, geo.keys, geo.prefix, geo.headDim, geo.width)
     let kvOffset = b * tk * geo.kvRow + g * d
     let prefixOffset = b * p * geo.kvRow + g * d // into the (B, P, kvRow) prefix-grad scratch
@@ -103,51 +130,62 @@ func attentionBackwardUnit(b: Int, g: Int, geo: AttentionGeometry, buf: Attentio
     let pvBase = buf.pv.map { $0 + b * buf.prefixBatchStride + g * d }
     for local in 0..<geo.group {
         let h = g * geo.group + local
-        let qOffset = b * tq * geo.qRow + h * d
-        let pr = probs + local * tq * l
-        let dO = dOut + qOffset
-        // dP (Tq, L) = dO_h · [Vp; V]ᵀ
-        if p > 0, let pvBase {
-            BLAS.sgemmUncounted(transposeA: false, transposeB: true, m: tq, n: p, k: d,
-                                a: dO, lda: geo.qRow, b: pvBase, ldb: geo.kvRow, beta: 0, c: dp, ldc: l)
-        }
-        BLAS.sgemmUncounted(transposeA: false, transposeB: true, m: tq, n: tk, k: d,
-                            a: dO, lda: geo.qRow, b: buf.v + kvOffset, ldb: geo.kvRow, beta: 0, c: dp + p, ldc: l)
-        // dV += Pᵀ · dO_h ; dVp += P[:, :P]ᵀ · dO_h
-        if let dv = grads.dv {
-            BLAS.sgemmUncounted(transposeA: true, transposeB: false, m: tk, n: d, k: tq,
-                                a: pr + p, lda: l, b: dO, ldb: geo.qRow, beta: 1, c: dv + kvOffset, ldc: geo.kvRow)
-        }
-        if p > 0, let dpv = grads.dpv {
-            BLAS.sgemmUncounted(transposeA: true, transposeB: false, m: p, n: d, k: tq,
-                                a: pr, lda: l, b: dO, ldb: geo.qRow, beta: 1, c: dpv + prefixOffset, ldc: geo.kvRow)
-        }
-        // dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale, in place in dp.
-        for i in 0..<tq {
-            let row = dp + i * l, prow = pr + i * l
-            let dot = vectorDot(row, prow, l)
-            for j in 0..<l { row[j] = prow[j] * (row[j] - dot) * geo.scale }
-        }
-        // dQ_h += dS · [Kp; K]
-        if let dq = grads.dq {
-            if p > 0, let pkBase {
-                BLAS.sgemmUncounted(transposeA: false, transposeB: false, m: tq, n: d, k: p,
-                                    a: dp, lda: l, b: pkBase, ldb: geo.kvRow, beta: 1, c: dq + qOffset, ldc: geo.qRow)
+        for blockIndex in stride(from: geo.blockCount - 1, through: 0, by: -1) {
+            let rows = geo.block(blockIndex)
+            if rows.isEmpty { continue }
+            let m = rows.count, kv = geo.blockKeys(rows), w = p + kv
+            // The first block processed for the first head covers every key: it may overwrite.
+            let firstKV = local == 0 && blockIndex == geo.blockCount - 1
+            let dkBeta: Float = firstKV ? grads.dkBeta : 1, dvBeta: Float = firstKV ? grads.dvBeta : 1
+            let qOffset = b * tq * geo.qRow + h * d + rows.lowerBound * geo.qRow
+            let pr = probs + (local * tq + rows.lowerBound) * l
+            let dO = dOut + qOffset
+            let dp = scratch + rows.lowerBound * l
+            // dP (m, P + kv) = dO_rows · [Vp; V[:kv]]ᵀ
+            if p > 0, let pvBase {
+                BLAS.sgemmUncounted(transposeA: false, transposeB: true, m: m, n: p, k: d,
+                                    a: dO, lda: geo.qRow, b: pvBase, ldb: geo.kvRow, beta: 0, c: dp, ldc: l)
             }
-            BLAS.sgemmUncounted(transposeA: false, transposeB: false, m: tq, n: d, k: tk,
-                                a: dp + p, lda: l, b: buf.k + kvOffset, ldb: geo.kvRow,
-                                beta: 1, c: dq + qOffset, ldc: geo.qRow)
-        }
-        // dK += dSᵀ · Q_h ; dKp += dS[:, :P]ᵀ · Q_h
-        if let dk = grads.dk {
-            BLAS.sgemmUncounted(transposeA: true, transposeB: false, m: tk, n: d, k: tq,
-                                a: dp + p, lda: l, b: buf.q + qOffset, ldb: geo.qRow,
-                                beta: 1, c: dk + kvOffset, ldc: geo.kvRow)
-        }
-        if p > 0, let dpk = grads.dpk {
-            BLAS.sgemmUncounted(transposeA: true, transposeB: false, m: p, n: d, k: tq,
-                                a: dp, lda: l, b: buf.q + qOffset, ldb: geo.qRow,
-                                beta: 1, c: dpk + prefixOffset, ldc: geo.kvRow)
+            BLAS.sgemmUncounted(transposeA: false, transposeB: true, m: m, n: kv, k: d,
+                                a: dO, lda: geo.qRow, b: buf.v + kvOffset, ldb: geo.kvRow, beta: 0, c: dp + p, ldc: l)
+            // dV[:kv] += P_rowsᵀ · dO_rows ; dVp += P_rows[:, :P]ᵀ · dO_rows
+            if let dv = grads.dv {
+                BLAS.sgemmUncounted(transposeA: true, transposeB: false, m: kv, n: d, k: m,
+                                    a: pr + p, lda: l, b: dO, ldb: geo.qRow, beta: dvBeta, c: dv + kvOffset, ldc: geo.kvRow)
+            }
+            if p > 0, let dpv = grads.dpv {
+                BLAS.sgemmUncounted(transposeA: true, transposeB: false, m: p, n: d, k: m,
+                                    a: pr, lda: l, b: dO, ldb: geo.qRow, beta: 1, c: dpv + prefixOffset, ldc: geo.kvRow)
+            }
+            // dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale over the covered columns (P is 0 beyond).
+            for i in 0..<m {
+                let row = dp + i * l, prow = pr + i * l
+                let dot = vectorDot(row, prow, w)
+                for j in 0..<w { row[j] = prow[j] * (row[j] - dot) * geo.scale }
+            }
+            // dQ_rows += dS · [Kp; K[:kv]]
+            if let dq = grads.dq {
+                var beta = grads.dqBeta
+                if p > 0, let pkBase {
+                    BLAS.sgemmUncounted(transposeA: false, transposeB: false, m: m, n: d, k: p,
+                                        a: dp, lda: l, b: pkBase, ldb: geo.kvRow, beta: beta, c: dq + qOffset, ldc: geo.qRow)
+                    beta = 1
+                }
+                BLAS.sgemmUncounted(transposeA: false, transposeB: false, m: m, n: d, k: kv,
+                                    a: dp + p, lda: l, b: buf.k + kvOffset, ldb: geo.kvRow,
+                                    beta: beta, c: dq + qOffset, ldc: geo.qRow)
+            }
+            // dK[:kv] += dSᵀ · Q_rows ; dKp += dS[:, :P]ᵀ · Q_rows
+            if let dk = grads.dk {
+                BLAS.sgemmUncounted(transposeA: true, transposeB: false, m: kv, n: d, k: m,
+                                    a: dp + p, lda: l, b: buf.q + qOffset, ldb: geo.qRow,
+                                    beta: dkBeta, c: dk + kvOffset, ldc: geo.kvRow)
+            }
+            if p > 0, let dpk = grads.dpk {
+                BLAS.sgemmUncounted(transposeA: true, transposeB: false, m: p, n: d, k: m,
+                                    a: dp, lda: l, b: buf.q + qOffset, ldb: geo.qRow,
+                                    beta: 1, c: dpk + prefixOffset, ldc: geo.kvRow)
+            }
         }
     }
 }
@@ -237,8 +275,10 @@ public func attention(query q: Tensor, key k: Tensor, value v: Tensor, heads: In
                                  probs: target, out: out.pointer)
         }
     }
-    let gemmsPerHead = prefixLength > 0 ? 2 : 1
-    OpCounters.countGEMM(calls: 2 * gemmsPerHead * batch * heads, flops: 4 * batch * heads * tq * l * d)
+    let covered = geo.coveredPairs, blocks = geo.blockCount
+    let gemmsPerBlock = prefixLength > 0 ? 4 : 2
+    OpCounters.countGEMM(calls: gemmsPerBlock * blocks * batch * heads,
+                         flops: 4 * batch * heads * d * (covered + tq * prefixLength))
     guard recording, let probs else { return out }
 
     var inputs = [q, k, v]
@@ -252,10 +292,13 @@ public func attention(query q: Tensor, key k: Tensor, value v: Tensor, heads: In
         dpk?.initialize(repeating: 0, count: prefixGradCount)
         dpv?.initialize(repeating: 0, count: prefixGradCount)
         defer { dpk?.deallocate(); dpv?.deallocate() }
-        let grads = AttentionGradients(dq: q.requiresGrad ? q.gradBuffer().0 : nil,
-                                       dk: k.requiresGrad ? k.gradBuffer().0 : nil,
-                                       dv: v.requiresGrad ? v.gradBuffer().0 : nil,
-                                       dpk: dpk, dpv: dpv)
+        // Overwriting fresh buffers is only safe when q, k and v are distinct tensors.
+        let distinct = q !== k && q !== v && k !== v
+        let dq = q.requiresGrad ? q.gradBuffer(zeroed: !distinct) : nil
+        let dk = k.requiresGrad ? k.gradBuffer(zeroed: !distinct) : nil
+        let dv = v.requiresGrad ? v.gradBuffer(zeroed: !distinct) : nil
+        let grads = AttentionGradients(dq: dq?.0, dk: dk?.0, dv: dv?.0, dpk: dpk, dpv: dpv,
+                                       dqBeta: dq?.beta ?? 1, dkBeta: dk?.beta ?? 1, dvBeta: dv?.beta ?? 1)
         Threading.parallelFor(units) { range in
             let dp = UnsafeMutablePointer<Float>.allocate(capacity: tq * l)
             defer { dp.deallocate() }
@@ -277,8 +320,8 @@ public func attention(query q: Tensor, key k: Tensor, value v: Tensor, heads: In
         }
         let mainCalls = 1 + [grads.dv, grads.dq, grads.dk].filter { $0 != nil }.count
         let prefixCalls = prefixLength == 0 ? 0 : 1 + (grads.dq == nil ? 0 : 1) + (needPK ? 1 : 0) + (needPV ? 1 : 0)
-        OpCounters.countGEMM(calls: (mainCalls + prefixCalls) * batch * heads,
-                             flops: 2 * batch * heads * tq * d * (mainCalls * tk + prefixCalls * prefixLength))
+        OpCounters.countGEMM(calls: (mainCalls + prefixCalls) * blocks * batch * heads,
+                             flops: 2 * batch * heads * d * (mainCalls * covered + prefixCalls * tq * prefixLength))
     }
     return out
 }

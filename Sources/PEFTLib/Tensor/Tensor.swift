@@ -26,6 +26,8 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public var grad: Tensor?
     /// The op that produced this tensor, while its graph is alive; nil for leaves.
     var node: GraphNode?
+    /// True once an op recorded this tensor as its output (it stays true after backward frees the node).
+    var isOpOutput = false
     /// Optional name used in reports (e.g. a Hugging Face parameter key).
     public var name: String?
 
@@ -54,7 +56,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     /// Number of dimensions.
     public var rank: Int { shape.count }
     /// True for tensors not produced by a recorded op (parameters, inputs).
-    public var isLeaf: Bool { node == nil }
+    public var isLeaf: Bool { !isOpOutput }
     /// Name of the op that produced this tensor, if its graph node is alive.
     public var producingOp: String? { node?.op }
 
