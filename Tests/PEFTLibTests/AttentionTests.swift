@@ -87,6 +87,19 @@ func referenceAttention(q: [Float], k: [Float], v: [Float], batch: Int, tq: Int,
         try checkGradients("attention", inputs: [q, k, v] + [pk, pv].compactMap { $0 }, maxElements: 40, run)
     }
 
+    @Test(arguments: [false, true])
+    func gradientsAccumulateIntoExistingBuffers(aliasedKeyValue: Bool) throws {
+        let q = randomTensor([2, 40, 8], seed: 1), k = randomTensor([2, 40, 4], seed: 2)
+        let v = aliasedKeyValue ? k : randomTensor([2, 40, 4], seed: 3)
+        func once() throws { try attention(query: q, key: k, value: v, heads: 2, kvHeads: 1).sum().backward() }
+        try once()
+        let single = [q, k, v].map { $0.grad!.toArray() }
+        try once()
+        for (tensor, first) in zip([q, k, v], single) {
+            expectClose(tensor.grad!.toArray(), first.map { 2 * $0 }, atol: 1e-5, rtol: 1e-5)
+        }
+    }
+
     @Test func fullyMaskedQueriesOutputZeros() throws {
         let q = randomTensor([1, 3, 4], seed: 1), k = randomTensor([1, 3, 4], seed: 2), v = randomTensor([1, 3, 4], seed: 3)
         let y = try attention(query: q, key: k, value: v, heads: 1, kvHeads: 1, paddingMask: [false, true, true])

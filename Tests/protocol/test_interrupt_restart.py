@@ -106,14 +106,20 @@ def test_shutdown_interrupts_a_running_cell():
             km.shutdown_kernel(now=True)
 
 
+def shell_replies(kc, count):
+    """The next `count` shell replies, by the id of the request they answer."""
+    replies = {}
+    while len(replies) < count:
+        msg = kc.get_shell_msg(timeout=10)
+        replies[msg["parent_header"]["msg_id"]] = msg
+    return replies
+
+
 def test_stop_on_error_aborts_queued_cells(kernel):
     km, kc = kernel
     first = kc.execute("sleep(seconds: 0.3)\nnoSuchName", stop_on_error=True)
     second = kc.execute("let neverRuns = 1")
-    replies = {}
-    while len(replies) < 2:
-        msg = kc.get_shell_msg(timeout=10)
-        replies[msg["parent_header"]["msg_id"]] = msg
+    replies = shell_replies(kc, 2)
     assert replies[first]["content"]["status"] == "error"
     assert replies[first]["content"]["ename"] == "NameError"
     assert replies[second]["content"]["status"] == "error"
@@ -123,8 +129,5 @@ def test_stop_on_error_aborts_queued_cells(kernel):
     # Without stop_on_error the next cell runs.
     first = kc.execute("sleep(seconds: 0.3)\nnoSuchName", stop_on_error=False)
     second = kc.execute("let doesRun = 1")
-    replies = {}
-    while len(replies) < 2:
-        msg = kc.get_shell_msg(timeout=10)
-        replies[msg["parent_header"]["msg_id"]] = msg
+    replies = shell_replies(kc, 2)
     assert replies[second]["content"]["status"] == "ok"

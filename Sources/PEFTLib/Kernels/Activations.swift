@@ -38,12 +38,15 @@ func activationForward(_ kind: Activation, x: UnsafePointer<Float>, y: UnsafeMut
     }
 }
 
-/// dx += f'(x) · dy for n elements (y = f(x) is given for the forms that reuse it).
+/// dx += f'(x) · dy for n elements (y = f(x) is given for the forms that reuse it);
+/// with `accumulate` false dx is uninitialised and gets overwritten (zeroed chunk by chunk).
 func activationBackward(_ kind: Activation, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
-                        dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count n: Int) {
+                        dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count n: Int,
+                        accumulate: Bool) {
     Threading.parallelFor(n, minimumChunk: pointwiseGrain) { range in
         let lo = range.lowerBound, m = range.count
         let xs = x + lo, ys = y + lo, gs = dy + lo, ds = dx + lo
+        if !accumulate { ds.update(repeating: 0, count: m) }
         switch kind {
         case .geluErf:
             for i in 0..<m {
@@ -86,8 +89,9 @@ func activation(_ kind: Activation, _ x: Tensor) -> Tensor {
     if needsGraph(x) {
         let saved = y.storage // not the tensor itself: no reference cycle through the node
         record(y, op: kind.rawValue, inputs: [x]) { g in
-            let (dx, _) = x.gradBuffer()
-            activationBackward(kind, x: x.pointer, y: saved.base, dy: g.pointer, dx: dx, count: x.count)
+            let (dx, beta) = x.gradBuffer(zeroed: false)
+            activationBackward(kind, x: x.pointer, y: saved.base, dy: g.pointer, dx: dx, count: x.count,
+                               accumulate: beta != 0)
         }
     }
     return y
@@ -127,10 +131,14 @@ public func swiglu(gate: Tensor, up: Tensor) throws -> Tensor {
     if needsGraph(gate, up) {
         record(y, op: "swiglu", inputs: [gate, up]) { g in
             let dy = g.pointer, n = gate.count
-            let dGate = gate.requiresGrad ? gate.gradBuffer().0 : nil
-            let dUp = up.requiresGrad ? up.gradBuffer().0 : nil
+            // Fresh buffers are zeroed chunk by chunk inside the parallel loop (cache-hot).
+            let distinct = gate !== up
+            let dGate = gate.requiresGrad ? gate.gradBuffer(zeroed: !distinct) : nil
+            let dUp = up.requiresGrad ? up.gradBuffer(zeroed: !distinct) : nil
             Threading.parallelFor(n, minimumChunk: pointwiseGrain) { range in
-                switch (dGate, dUp) {
+                if let dGate, dGate.beta == 0 { (dGate.0 + range.lowerBound).update(repeating: 0, count: range.count) }
+                if let dUp, dUp.beta == 0 { (dUp.0 + range.lowerBound).update(repeating: 0, count: range.count) }
+                switch (dGate?.0, dUp?.0) {
                 case let (dGate?, dUp?):
                     for i in range {
                         let v = pg[i], s = fastSigmoid(v)

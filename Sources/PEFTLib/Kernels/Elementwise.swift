@@ -138,6 +138,12 @@ func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) throws -> Tensor {
     if needsGraph(a, b) {
         record(out, op: op.rawValue, inputs: [a, b]) { g in
             let pa = a.pointer, pb = b.pointer, pg = g.pointer
+            // Same-shape add/sub (residual connections): the gradient is g itself, copied.
+            if op == .add || op == .sub, a.shape == plan.outShape, b.shape == plan.outShape {
+                if a.requiresGrad { a.accumulateGrad(from: pg) }
+                if b.requiresGrad { b.accumulateGrad(from: pg, scale: op == .add ? 1 : -1) }
+                return
+            }
             if a.requiresGrad {
                 let (da, _) = a.gradBuffer()
                 switch op {

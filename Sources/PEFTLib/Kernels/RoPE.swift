@@ -104,13 +104,13 @@ public func rope(_ x: Tensor, heads: Int, positions: [Int], table: RotaryTable) 
     }
     if needsGraph(x) {
         record(y, op: "rope", inputs: [x]) { g in
-            let (dx, _) = x.gradBuffer()
+            let (dx, beta) = x.gradBuffer(zeroed: false)
             table.cosines.withUnsafeBufferPointer { c in
                 table.sines.withUnsafeBufferPointer { s in
                     rowPositions.withUnsafeBufferPointer { p in
                         ropeKernel(out: dx, input: g.pointer, cosines: c.baseAddress!, sines: s.baseAddress!,
                                    positions: p.baseAddress!, rows: rows, heads: heads, headDim: d,
-                                   direction: -1, accumulate: true)
+                                   direction: -1, accumulate: beta != 0)
                     }
                 }
             }
