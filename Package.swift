@@ -18,12 +18,16 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq",
                        providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"])]),
 
         // A small JSON value shared by the Kernel (wire format) and the Runtime (MIME data).
         .target(name: "PEFTLabJSON"),
 
         // The library: tensors, autodiff, models, PEFT methods, training, data. No Jupyter.
-        .target(name: "PEFTLib", dependencies: ["COpenBLAS"]),
+        .target(name: "PEFTLib", dependencies: ["COpenBLAS", "CPNG", "CJPEG"]),
 
         // The language and the rendering of values as MIME bundles. No ZeroMQ.
         .target(name: "Runtime", dependencies: ["PEFTLib", "PEFTLabJSON"]),
