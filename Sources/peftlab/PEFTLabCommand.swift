@@ -87,15 +87,26 @@ struct RunCommand: ParsableCommand {
 
     @Argument(help: "The script to run.") var script: String
 
+    @Option(help: "Also write every rich output (tables, plots, images) to one self-contained HTML page.")
+    var report: String?
+
     func run() throws {
         guard let data = FileManager.default.contents(atPath: script) else {
             throw ValidationError("cannot read \(script)")
         }
         let code = String(decoding: data, as: UTF8.self)
         let session = Session()
-        let result = session.execute(code, output: TerminalOutput())
+        let page = report.map { _ in HTMLReport(title: URL(fileURLWithPath: script).lastPathComponent) }
+        let terminal = TerminalOutput(report: page)
+        let result = session.execute(code, output: terminal)
+        terminal.closeLiveLine()
         for payload in result.payloads {
-            if let text = payload.bundle.data["text/plain"]?.stringValue { print(text) }
+            if let text = payload.bundle.data["text/plain"]?.stringValue { terminal.write(text + "\n", to: .stdout) }
+        }
+        if let text = result.value?.data["text/plain"]?.stringValue { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
+        if let page, let report {
+            page.add(result: result)
+            try page.write(to: report)
         }
         if let error = result.error {
             let where_ = error.location.map { "\(script):\($0.line):\($0.column): " } ?? "\(script): "
@@ -103,18 +114,47 @@ struct RunCommand: ParsableCommand {
             for line in error.traceback.dropFirst() { FileHandle.standardError.write(Data((line + "\n").utf8)) }
             throw ExitCode(1)
         }
-        if let text = result.value?.data["text/plain"]?.stringValue { print(text) }
     }
 }
 
-/// Prints a script's output as plain text.
-struct TerminalOutput: OutputSink {
+/// Prints a script's output as plain text. A live display (one with an id) rewrites
+/// its own line in place, so a training run shows one moving progress line.
+final class TerminalOutput: OutputSink, @unchecked Sendable {
+    /// Where rich outputs also go, when a report was asked for.
+    let report: HTMLReport?
+    private var liveLineOpen = false
+    private let lock = NSLock()
+
+    init(report: HTMLReport?) { self.report = report }
+
     func write(_ text: String, to stream: OutputStreamName) {
-        let handle = stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError
-        handle.write(Data(text.utf8))
+        lock.withLock {
+            closeLiveLine()
+            let handle = stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError
+            handle.write(Data(text.utf8))
+        }
+        report?.write(text, to: stream)
     }
+
     func display(_ bundle: MIMEBundle, id: String?, update: Bool) {
-        if let text = bundle.data["text/plain"]?.stringValue { print(text) }
+        if let text = bundle.data["text/plain"]?.stringValue {
+            lock.withLock {
+                if id != nil {
+                    FileHandle.standardOutput.write(Data(("\r\u{1B}[2K" + text).utf8))
+                    liveLineOpen = true
+                } else {
+                    closeLiveLine()
+                    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+                }
+            }
+        }
+        report?.display(bundle, id: id, update: update)
     }
+
     func clearOutput(wait: Bool) {}
+
+    /// Ends a live display's line before other output.
+    func closeLiveLine() {
+        if liveLineOpen { FileHandle.standardOutput.write(Data("\n".utf8)); liveLineOpen = false }
+    }
 }

@@ -64,3 +64,25 @@ def test_kernelspec_and_logos_are_installed(tmp_path):
         png = (folder / f"logo-{size}x{size}.png").read_bytes()
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
         assert int.from_bytes(png[16:20], "big") == size
+
+
+def test_run_script_writes_a_self_contained_report(tmp_path):
+    script = tmp_path / "report.peft"
+    script.write_text(
+        'print("training")\n'
+        'let t = table(["method": ["LoRA", "IA3"], "score": [0.8, 0.7]], title: "Scores")\n'
+        'display(t)\n'
+        'display(plot(t, x: "method", y: "score", kind: .bar))\n'
+        'for i in 1...3 { display("step \\(i)", id: "live", update: i > 1) }\n'
+        't.count\n')
+    report = tmp_path / "out.html"
+    done = subprocess.run([peftlab_binary(), "run", str(script), "--report", str(report)],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "training\n" in done.stdout and done.stdout.endswith("2\n")
+    page = report.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<caption" in page and ">Scores</caption>" in page     # the table as HTML
+    assert "<svg xmlns=" in page                                    # the plot inline
+    assert "&quot;step 3&quot;" in page and "&quot;step 1&quot;" not in page  # only a live display's last state
+    assert "<script" not in page                                    # self-contained, no JavaScript
