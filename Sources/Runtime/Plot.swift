@@ -96,12 +96,26 @@ final class PlotObject: RuntimeObject {
     let plot: Plot
     init(_ plot: Plot) { self.plot = plot }
     var typeName: String { "Plot" }
-    var memberNames: [String] { ["svg", "kind", "title"] }
+    var memberNames: [String] { ["svg", "kind", "title", "save"] }
     func member(_ name: String) throws(RuntimeError) -> Value? {
         switch name {
         case "svg": return .string(SVGPlotRenderer(plot: plot).svg())
         case "kind": return .dotCase(plot.kind.rawValue)
         case "title": return plot.title.map(Value.string) ?? .null
+        case "save":
+            let plot = self.plot
+            return .function(Builtin("Plot.save", [Parameter(nil, "String")], returns: "String",
+                                     doc: "Writes the figure to an .svg file (or its Vega-Lite spec to a .json file).") { args, _ throws(RuntimeError) in
+                let path = try args.string(0, nil)
+                if path.hasSuffix(".svg") {
+                    try writeFile(SVGPlotRenderer(plot: plot).svg() + "\n", to: path)
+                } else if path.hasSuffix(".json") {
+                    try writeFile(VegaLiteSpec.spec(for: plot).prettySerialized() + "\n", to: path)
+                } else {
+                    throw RuntimeError(.value, "save: use an .svg or .json file name, not \"\(path)\"", at: args.location)
+                }
+                return .string(path)
+            })
         default: return nil
         }
     }

@@ -1,6 +1,7 @@
 // Tables in the language: `table(...)` builds one, workflows return them, and
 // methods (`pivot`, `sorted`, `filter`, `summarize`, `column`, `csv`) reshape them.
 
+import Foundation
 import PEFTLabJSON
 import PEFTLib
 
@@ -11,7 +12,7 @@ public final class TableObject: RuntimeObject {
 
     public var typeName: String { "Table" }
     public var memberNames: [String] {
-        ["count", "columns", "rows", "title", "column", "pivot", "sorted", "filter", "select", "summarize", "csv"]
+        ["count", "columns", "rows", "title", "column", "pivot", "sorted", "filter", "select", "summarize", "csv", "json", "save"]
     }
 
     public func member(_ name: String) throws(RuntimeError) -> Value? {
@@ -72,6 +73,21 @@ public final class TableObject: RuntimeObject {
             return method("csv", [], returns: "String", doc: "The table as CSV text.") { _ throws(RuntimeError) in
                 .string(table.csv())
             }
+        case "json":
+            return method("json", [], returns: "String", doc: "The table as JSON records.") { _ throws(RuntimeError) in
+                .string(TableRendering.json(table).prettySerialized())
+            }
+        case "save":
+            return method("save", [Parameter(nil, "String")], returns: "String",
+                          doc: "Writes the table to a .csv or .json file (by its extension); returns the path.") { args throws(RuntimeError) in
+                let path = try args.string(0, nil)
+                let text: String
+                if path.hasSuffix(".csv") { text = table.csv() }
+                else if path.hasSuffix(".json") { text = TableRendering.json(table).prettySerialized() + "\n" }
+                else { throw RuntimeError(.value, "save: use a .csv or .json file name, not \"\(path)\"") }
+                try writeFile(text, to: path)
+                return .string(path)
+            }
         default:
             return nil
         }
@@ -114,5 +130,16 @@ extension Value {
         default:
             throw RuntimeError(.type, "\(callee)(): a table cell holds a number, text or a Bool, not a \(typeName)")
         }
+    }
+}
+
+/// Writes text to a file atomically, creating its folder; errors say which file.
+func writeFile(_ text: String, to path: String) throws(RuntimeError) {
+    let url = URL(fileURLWithPath: path)
+    do {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url, options: .atomic)
+    } catch {
+        throw RuntimeError(.value, "cannot write \(path): \(error.localizedDescription)")
     }
 }

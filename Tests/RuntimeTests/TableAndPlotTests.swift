@@ -128,3 +128,24 @@ struct PlotTests {
         #expect(c.error(code).summary == expected)
     }
 }
+
+@Suite("Export")
+struct ExportTests {
+    @Test("tables save as CSV and JSON, plots as SVG and Vega-Lite; other extensions are errors")
+    func files() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("peftlab-export-\(UInt32.random(in: 0...UInt32.max))").path
+        let c = Cells()
+        c.value(methods)
+        c.value("t.save(\"\(dir)/t.csv\")\nt.save(\"\(dir)/sub/t.json\")")
+        c.value("plot(t, x: \"method\", y: \"score\", kind: .bar).save(\"\(dir)/p.svg\")")
+        c.value("plot([1, 2, 3]).save(\"\(dir)/p.json\")")
+        #expect(try String(contentsOfFile: dir + "/t.csv", encoding: .utf8).hasPrefix("method,connector,score\n"))
+        let records = try JSON.parse(String(contentsOfFile: dir + "/sub/t.json", encoding: .utf8))
+        #expect(records.arrayValue?.count == 4)
+        #expect(parsesAsXML(try String(contentsOfFile: dir + "/p.svg", encoding: .utf8)))
+        let spec = try JSON.parse(String(contentsOfFile: dir + "/p.json", encoding: .utf8))
+        #expect(spec["mark"]?["type"]?.stringValue == "line")
+        #expect(c.error("t.save(\"\(dir)/t.xlsx\")").summary.hasPrefix("ValueError: save: use a .csv or .json file name"))
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
