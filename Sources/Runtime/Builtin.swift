@@ -7,9 +7,13 @@ public struct Parameter: Sendable {
     public var type: String
     public var defaultValue: Value?
     public var variadic: Bool
+    /// Known values of a String parameter (model or dataset names), offered by completion.
+    public var choices: @Sendable () -> [String]
 
-    public init(_ label: String?, _ type: String, default defaultValue: Value? = nil, variadic: Bool = false) {
+    public init(_ label: String?, _ type: String, default defaultValue: Value? = nil, variadic: Bool = false,
+                choices: @escaping @Sendable () -> [String] = { [] }) {
         self.label = label; self.type = type; self.defaultValue = defaultValue; self.variadic = variadic
+        self.choices = choices
     }
     var display: String {
         let head = label.map { "\($0): " } ?? "_ "

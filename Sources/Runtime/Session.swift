@@ -47,10 +47,11 @@ public final class Session: @unchecked Sendable {
     let builtins: [String: Builtin]
     private let cancellation = Cancellation()
 
-    public init() {
+    /// A session with the standard built-ins plus `extra` ones (a front end's own).
+    public init(extra: [Builtin] = []) {
         var table: [String: Builtin] = [:]
         let catalog = BuiltinCatalog()
-        for builtin in CoreBuiltins.all(catalog: { catalog.list }) + OutputBuiltins.all { table[builtin.name] = builtin }
+        for builtin in CoreBuiltins.all(catalog: { catalog.list }) + OutputBuiltins.all + extra { table[builtin.name] = builtin }
         builtins = table
         catalog.set(Array(table.values))
     }
@@ -111,6 +112,7 @@ public final class Session: @unchecked Sendable {
     public func complete(_ code: String, cursor: Int) -> (matches: [String], start: Int, end: Int) {
         let scalars = Array(code.unicodeScalars)
         let end = min(max(0, cursor), scalars.count)
+        if let inString = completeInString(scalars, end: end) { return inString }
         var start = end
         while start > 0, Self.isIdentifier(scalars[start - 1]) { start -= 1 }
         let prefix = String(String.UnicodeScalarView(scalars[start..<end]))
@@ -132,6 +134,37 @@ public final class Session: @unchecked Sendable {
         }
         let matches = candidates.filter { $0.hasPrefix(prefix) && $0 != prefix }.sorted()
         return (matches, start, end)
+    }
+
+    /// Inside a string argument with known choices — `dataset("mini-ic|` — the choices.
+    private func completeInString(_ scalars: [Unicode.Scalar], end: Int) -> (matches: [String], start: Int, end: Int)? {
+        var lineStart = end
+        while lineStart > 0, scalars[lineStart - 1] != "\n" { lineStart -= 1 }
+        var quote: Int?
+        var i = lineStart
+        while i < end {
+            if scalars[i] == "\\" { i += 2; continue }
+            if scalars[i] == "\"" { quote = quote == nil ? i : nil }
+            i += 1
+        }
+        guard let open = quote else { return nil }
+        let nothing: (matches: [String], start: Int, end: Int) = ([], end, end)  // inside a string: no names
+        var before = open - 1
+        while before >= 0, scalars[before] == " " { before -= 1 }
+        guard before >= 0 else { return nothing }
+        var label: String?
+        if scalars[before] == ":" {
+            var s = before
+            while s > 0, Self.isIdentifier(scalars[s - 1]) { s -= 1 }
+            label = String(String.UnicodeScalarView(scalars[s..<before]))
+        } else if scalars[before] != "(" {
+            return nothing
+        }
+        guard let callee = Self.enclosingCall(scalars, before: open), let builtin = builtins[callee],
+              let parameter = builtin.parameters.first(where: { $0.label == label }) else { return nothing }
+        let prefix = String(String.UnicodeScalarView(scalars[(open + 1)..<end]))
+        let matches = parameter.choices().filter { $0.hasPrefix(prefix) }.sorted()
+        return (matches, open + 1, end)
     }
 
     /// Documentation of the name under or before the cursor.

@@ -151,3 +151,30 @@ struct CompletionTests {
         #expect(s.inspect("x", cursor: 100) == nil)
     }
 }
+
+@Suite("Completion inside strings")
+struct StringCompletionTests {
+    static let session = Session(extra: [
+        Builtin("dataset", [Parameter(nil, "String", choices: { ["mini-iconqa-blank", "mini-iconqa-txt", "mini-vqav2"] }),
+                            Parameter("split", "String", default: .string("train"), choices: { ["train", "test"] })],
+                doc: "A dataset.") { _, _ in .void },
+    ])
+
+    @Test("the choices of a string argument complete inside the string", arguments: [
+        ("let d = dataset(\"mini-ic", ["mini-iconqa-blank", "mini-iconqa-txt"], 17),
+        ("dataset(\"", ["mini-iconqa-blank", "mini-iconqa-txt", "mini-vqav2"], 9),
+        ("dataset(\"mini-vqav2\", split: \"te", ["test"], 30),
+    ])
+    func choices(code: String, expected: [String], start: Int) {
+        let c = Self.session.complete(code, cursor: code.unicodeScalars.count)
+        #expect(c.matches == expected)
+        #expect(c.start == start)
+        #expect(c.end == code.unicodeScalars.count)
+    }
+
+    @Test("a string that is no known argument completes nothing")
+    func plainString() {
+        #expect(Self.session.complete("print(\"mini", cursor: 11).matches.isEmpty)
+        #expect(Self.session.complete("let s = \"da", cursor: 11).matches.isEmpty)
+    }
+}
