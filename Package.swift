@@ -43,7 +43,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "PEFTLibTests", dependencies: ["PEFTLib"]),
+        .testTarget(name: "PEFTLibTests", dependencies: ["PEFTLib"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "PEFTLabJSON"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "PEFTLabJSON"],
                     resources: [.copy("Fixtures")]),
