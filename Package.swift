@@ -22,12 +22,14 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
                        providers: [.apt(["libjpeg62-turbo-dev"])]),
+        // libjpeg reports errors by longjmp, which Swift cannot catch: a few lines of C do it.
+        .target(name: "CJPEGSafe", dependencies: ["CJPEG"]),
 
         // A small JSON value shared by the Kernel (wire format) and the Runtime (MIME data).
         .target(name: "PEFTLabJSON"),
 
         // The library: tensors, autodiff, models, PEFT methods, training, data. No Jupyter.
-        .target(name: "PEFTLib", dependencies: ["COpenBLAS", "CPNG", "CJPEG"]),
+        .target(name: "PEFTLib", dependencies: ["COpenBLAS", "CPNG", "CJPEG", "CJPEGSafe", "PEFTLabJSON"]),
 
         // The language and the rendering of values as MIME bundles. No ZeroMQ.
         .target(name: "Runtime", dependencies: ["PEFTLib", "PEFTLabJSON"]),

@@ -1,0 +1,181 @@
+// MiniScene: what a mini-suite image shows: objects of a kind and colour in the
+// cells of a grid, over a pale background. Natural scenes follow themes (a
+// kitchen: cup, plate, apple), so objects co-occur as in real photos and
+// POPE's adversarial negatives are real.
+
+/// The objects that mini-suite scenes are made of: six shapes and eleven icons.
+public enum MiniObject: String, CaseIterable, Sendable, Codable {
+    case circle, square, triangle, diamond, star, heart
+    case cup, plate, apple, tree, house, sun, moon, car, fish, key, umbrella
+
+    /// The geometric shapes (the answers of "what shape" questions).
+    public static let shapes: [MiniObject] = [.circle, .square, .triangle, .diamond, .star, .heart]
+    /// The pictorial icons.
+    public static let icons: [MiniObject] = [.cup, .plate, .apple, .tree, .house, .sun, .moon, .car, .fish, .key, .umbrella]
+
+    public var name: String { rawValue }
+    public var plural: String { self == .fish ? "fish" : rawValue + "s" }
+}
+
+/// The colours objects are painted in.
+public enum MiniColour: String, CaseIterable, Sendable, Codable {
+    case red, green, blue, yellow, purple, orange
+
+    public var rgb: RGB {
+        switch self {
+        case .red: return RGB(215, 35, 35)
+        case .green: return RGB(30, 160, 60)
+        case .blue: return RGB(35, 75, 215)
+        case .yellow: return RGB(240, 205, 25)
+        case .purple: return RGB(140, 50, 185)
+        case .orange: return RGB(245, 130, 20)
+        }
+    }
+}
+
+/// A theme: objects that tend to appear together, and how often the theme is drawn.
+struct SceneTheme: Sendable {
+    let name: String
+    let objects: [MiniObject]
+    let weight: Double
+
+    /// The co-occurrence structure of the suite. Weights make some objects popular
+    /// (kitchen objects most of all) for POPE's popular setting.
+    static let all: [SceneTheme] = [
+        SceneTheme(name: "kitchen", objects: [.cup, .plate, .apple], weight: 3),
+        SceneTheme(name: "garden", objects: [.tree, .house, .sun], weight: 2),
+        SceneTheme(name: "night", objects: [.moon, .star], weight: 1.5),
+        SceneTheme(name: "travel", objects: [.car, .key, .umbrella], weight: 1.5),
+        SceneTheme(name: "sea", objects: [.fish, .diamond], weight: 1),
+        SceneTheme(name: "geometry", objects: [.circle, .square, .triangle, .heart], weight: 1),
+    ]
+
+    static func of(_ object: MiniObject) -> SceneTheme { all.first { $0.objects.contains(object) }! }
+}
+
+/// One object placed in a scene.
+public struct SceneObject: Sendable, Equatable {
+    public var kind: MiniObject
+    public var colour: MiniColour
+    /// Grid cell, column and row.
+    public var column: Int
+    public var row: Int
+}
+
+/// A scene: a grid of cells, some holding an object.
+struct MiniScene: Sendable {
+    var size: Int
+    var grid: Int
+    var background: RGB
+    var objects: [SceneObject] = []
+    /// Object size as a share of the cell.
+    var fill: Double = 0.8
+    /// Per-object jitter of the centre, in pixels, drawn at render time from this seed.
+    var jitterSeed: UInt64
+
+    init(size: Int, grid: Int = 3, rng: inout SceneRandom) {
+        self.size = size
+        self.grid = grid
+        let base = rng.int(214...240)
+        background = RGB(UInt8(base + rng.int(0...12)), UInt8(base + rng.int(0...12)), UInt8(base + rng.int(0...12)))
+        jitterSeed = rng.next()
+    }
+
+    var kinds: Set<MiniObject> { Set(objects.map(\.kind)) }
+    var freeCells: [(Int, Int)] {
+        var cells: [(Int, Int)] = []
+        for r in 0..<grid { for c in 0..<grid where !objects.contains(where: { $0.column == c && $0.row == r }) { cells.append((c, r)) } }
+        return cells
+    }
+
+    /// Places an object in a random free cell (optionally restricted to `columns`).
+    mutating func place(_ kind: MiniObject, _ colour: MiniColour, rng: inout SceneRandom, columns: Set<Int>? = nil) {
+        let cells = freeCells.filter { columns?.contains($0.0) ?? true }
+        precondition(!cells.isEmpty, "no free cell for \(kind)")
+        let (c, r) = rng.pick(cells)
+        objects.append(SceneObject(kind: kind, colour: colour, column: c, row: r))
+    }
+
+    /// A natural scene: 2–4 distinct objects, mostly from one theme, random colours and cells.
+    static func natural(size: Int, rng: inout SceneRandom, count: ClosedRange<Int> = 2...4) -> MiniScene {
+        var scene = MiniScene(size: size, rng: &rng)
+        let theme = SceneTheme.all[rng.weighted(SceneTheme.all.map(\.weight))]
+        let n = rng.int(count)
+        var chosen: [MiniObject] = []
+        while chosen.count < n {
+            let pool = rng.chance(0.8) ? theme.objects : MiniObject.allCases
+            let candidates = pool.filter { !chosen.contains($0) }
+            guard !candidates.isEmpty else { continue }
+            chosen.append(rng.pick(candidates))
+        }
+        for kind in chosen { scene.place(kind, rng.pick(MiniColour.allCases), rng: &rng) }
+        return scene
+    }
+
+    /// The image of the scene.
+    func render() -> RGBImage {
+        var image = RGBImage(width: size, height: size, fill: background)
+        var jitter = SceneRandom(seed: jitterSeed)
+        let cell = Double(size) / Double(grid)
+        let half = cell * fill / 2
+        let slack = max(0, cell / 2 - half - 0.5)
+        for o in objects {
+            let dx = (jitter.unit() * 2 - 1) * slack, dy = (jitter.unit() * 2 - 1) * slack
+            image.draw(o.kind, colour: o.colour.rgb, centreX: (Double(o.column) + 0.5) * cell + dx,
+                       centreY: (Double(o.row) + 0.5) * cell + dy, half: half)
+        }
+        return image
+    }
+}
+
+// MARK: - Language about scenes
+
+extension SceneObject {
+    var phrase: String { "\(indefiniteArticle(colour.rawValue)) \(colour.rawValue) \(kind.name)" }
+}
+
+func indefiniteArticle(_ word: String) -> String { "aeiou".contains(word.first!) ? "an" : "a" }
+
+func englishNumber(_ n: Int) -> String {
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"][n]
+}
+
+/// "a, b and c".
+func englishList(_ items: [String]) -> String {
+    items.count <= 1 ? (items.first ?? "") : items.dropLast().joined(separator: ", ") + " and " + items.last!
+}
+
+extension MiniScene {
+    /// Where a cell lies: "top left", "center", "bottom", …
+    func location(_ o: SceneObject) -> String {
+        let rows = ["top", "middle", "bottom"], cols = ["left", "center", "right"]
+        let r = grid == 3 ? rows[o.row] : (o.row < grid / 2 ? "top" : "bottom")
+        let c = grid == 3 ? cols[o.column] : (o.column < grid / 2 ? "left" : "right")
+        if r == "middle" { return c == "center" ? "center" : c }
+        return c == "center" ? r : "\(r) \(c)"
+    }
+
+    /// A one-sentence description with positions, for connector alignment.
+    var description: String {
+        let parts = objects.map { o -> String in
+            let at = location(o)
+            return "\(o.phrase) \(at == "center" ? "in the center" : at.contains(" ") || at == "top" || at == "bottom" ? "at the \(at)" : "on the \(at)")"
+        }
+        return englishList(parts)
+    }
+
+    /// Five reference captions of different styles (mini-flickr).
+    var captions: [String] {
+        let phrases = objects.map(\.phrase)
+        let plain = objects.map { "\(indefiniteArticle($0.kind.name)) \($0.kind.name)" }
+        let theme = SceneTheme.of(objects[0].kind).name
+        let reversed = Array(phrases.reversed())
+        return [
+            englishList(phrases),
+            "a picture of " + englishList(phrases),
+            objects.count == 1 ? phrases[0] + " on a plain background" : reversed[0] + " next to " + englishList(Array(reversed.dropFirst())),
+            objects.count == 1 ? "one object, " + plain[0] : "\(englishNumber(objects.count)) objects, " + englishList(plain),
+            "a \(theme) scene with " + englishList(plain),
+        ]
+    }
+}

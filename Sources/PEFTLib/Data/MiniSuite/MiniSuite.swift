@@ -1,0 +1,184 @@
+// MiniSuite: the built-in datasets of DESIGN.md §4, procedurally generated and
+// deterministic from a seed, mirroring the columns of the study's Table 1.
+// Every sample is a pure function of (task, split, seed, index, image size);
+// train and test never share an image (split by image hash).
+
+/// The mini suite's datasets, named as in `dataset("mini-…")`.
+public enum MiniTask: String, CaseIterable, Sendable, Codable {
+    case sqa = "mini-sqa"
+    case vizwiz = "mini-vizwiz"
+    case iconqaTxt = "mini-iconqa-txt"
+    case iconqaBlank = "mini-iconqa-blank"
+    case flickr = "mini-flickr"
+    case okvqa = "mini-okvqa"
+    case ocrvqa = "mini-ocrvqa"
+    case vqav2 = "mini-vqav2"
+    case pope = "mini-pope"
+    /// One caption per natural scene, for connector alignment (not an evaluation set).
+    case descriptions = "mini-descriptions"
+
+    /// The nine evaluation datasets in the order of the study's Table 1 (descriptions excluded).
+    public static let evaluation: [MiniTask] = [.sqa, .vizwiz, .iconqaTxt, .iconqaBlank, .flickr, .okvqa, .ocrvqa, .vqav2, .pope]
+    /// The seen mix the built-in model is fine-tuned on.
+    public static let seenMix: [MiniTask] = [.okvqa, .ocrvqa, .vqav2]
+
+    /// The study's dataset this one stands in for.
+    public var analogue: String {
+        switch self {
+        case .sqa: return "ScienceQA-img"
+        case .vizwiz: return "VizWiz"
+        case .iconqaTxt: return "IconQA choose-txt"
+        case .iconqaBlank: return "IconQA fill-in-blank"
+        case .flickr: return "Flickr30k"
+        case .okvqa: return "OKVQA"
+        case .ocrvqa: return "OCR-VQA"
+        case .vqav2: return "VQAv2"
+        case .pope: return "POPE"
+        case .descriptions: return "LLaVA-Pretrain (LCS-558K)"
+        }
+    }
+
+    public var group: MiniGroup {
+        switch self {
+        case .sqa, .vizwiz, .iconqaTxt, .iconqaBlank, .flickr: return .unseen
+        case .okvqa, .ocrvqa, .vqav2: return .seen
+        case .pope: return .probe
+        case .descriptions: return .alignment
+        }
+    }
+
+    public var metric: MiniMetric {
+        switch self {
+        case .sqa, .iconqaTxt, .iconqaBlank, .ocrvqa: return .accuracy
+        case .vizwiz, .okvqa, .vqav2: return .vqaScore
+        case .flickr, .descriptions: return .ciderD
+        case .pope: return .pope
+        }
+    }
+
+    /// Samples per split when no size is given.
+    public func defaultSize(_ split: MiniSplit) -> Int { split == .train ? 1000 : 250 }
+}
+
+/// Whether the built-in model saw a dataset's kind of data in training.
+public enum MiniGroup: String, Sendable, Codable { case seen, unseen, probe, alignment }
+
+/// How a dataset is scored.
+public enum MiniMetric: String, Sendable, Codable {
+    /// Exact match of the normalised answer (multiple choice: the option letter or text).
+    case accuracy
+    /// min(#annotators agreeing / 3, 1), averaged, over the 10 `references`.
+    case vqaScore = "vqa-score"
+    /// CIDEr-D against the 5 reference captions.
+    case ciderD = "cider-d"
+    /// Accuracy, precision, recall, F1 and yes-ratio of yes/no answers.
+    case pope
+}
+
+public enum MiniSplit: String, Sendable, Codable, CaseIterable { case train, test }
+
+/// POPE's negative sampling: absent objects chosen at random, among the most
+/// frequent objects, or among the objects that co-occur with those present.
+public enum POPESetting: String, Sendable, Codable, CaseIterable { case random, popular, adversarial }
+
+/// One sample of the mini suite.
+public struct MiniSample: Sendable, Equatable {
+    /// "<task>/<split>/<index>", e.g. "mini-vqav2/train/17".
+    public var id: String
+    public var task: MiniTask
+    public var image: RGBImage
+    /// The human turn, starting with "<image>\n" as in LLaVA's data.
+    public var question: String
+    /// The gpt turn: the target answer (for captions, the first reference).
+    public var answer: String
+    /// Question template name, e.g. "colour", "count" (used for balance and baseline checks).
+    public var questionType: String
+    /// Multiple-choice options in order (mini-sqa: texts behind the letters; mini-iconqa-txt: choices).
+    public var options: [String] = []
+    /// VQA-score sets: 10 annotator answers; mini-flickr: 5 reference captions.
+    public var references: [String] = []
+    /// mini-pope only.
+    public var popeSetting: POPESetting?
+    /// mini-pope only: the object the question asks about.
+    public var queriedObject: MiniObject?
+    /// The distinct objects in the scene (for CHAIR and co-occurrence analyses); empty for words.
+    public var objects: [MiniObject] = []
+}
+
+/// A split of one mini-suite dataset, generated eagerly.
+public struct MiniDataset: Sendable {
+    public let task: MiniTask
+    public let split: MiniSplit
+    public let seed: UInt64
+    public let imageSize: Int
+    public let samples: [MiniSample]
+
+    public var count: Int { samples.count }
+    public subscript(i: Int) -> MiniSample { samples[i] }
+    public var group: MiniGroup { task.group }
+    public var metric: MiniMetric { task.metric }
+
+    /// Generates `size` samples (default: 1000 train, 250 test).
+    /// - Parameters:
+    ///   - seed: the suite seed; the same seed gives the same bytes on every machine.
+    ///   - imageSize: side of the square images (64 suits a CLIP with patch 8).
+    /// Example: `MiniDataset(.iconqaBlank, split: .train, size: 2000)`
+    public init(_ task: MiniTask, split: MiniSplit, size: Int? = nil, seed: UInt64 = 0, imageSize: Int = 64) {
+        precondition(imageSize >= 24, "mini-suite images must be at least 24 pixels, got \(imageSize)")
+        self.task = task
+        self.split = split
+        self.seed = seed
+        self.imageSize = imageSize
+        samples = (0..<(size ?? task.defaultSize(split))).map {
+            MiniDataset.sample(task, split: split, index: $0, seed: seed, imageSize: imageSize)
+        }
+    }
+
+    /// Looks a dataset up by its name ("mini-vqav2"); nil for unknown names.
+    public init?(named name: String, split: MiniSplit, size: Int? = nil, seed: UInt64 = 0, imageSize: Int = 64) {
+        guard let task = MiniTask(rawValue: name) else { return nil }
+        self.init(task, split: split, size: size, seed: seed, imageSize: imageSize)
+    }
+
+    /// Sample `index` of a split: a pure function of its arguments.
+    public static func sample(_ task: MiniTask, split: MiniSplit, index: Int, seed: UInt64 = 0,
+                              imageSize: Int = 64) -> MiniSample {
+        let taskSalt = fnv1a(Array(task.rawValue.utf8))
+        let splitSalt: UInt64 = split == .train ? 1 : 2
+        // The slot stream fixes the answer class (balanced over indices); attempts redraw
+        // the scene until its image hash falls in this split's share (test: 1 in 5).
+        let slot = TaskSlot(index: index, seed: SceneRandom.mix(seed ^ taskSalt))
+        for attempt in 0..<UInt64(10_000) {
+            var rng = SceneRandom(seed, taskSalt, splitSalt, UInt64(index), attempt)
+            var s = MiniTaskGenerator.make(task, slot: slot, size: imageSize, rng: &rng)
+            let inTest = fnv1a(s.image.pixels) % 5 == 0
+            guard inTest == (split == .test) else { continue }
+            s.id = "\(task.rawValue)/\(split.rawValue)/\(index)"
+            s.task = task
+            return s
+        }
+        fatalError("mini suite: no \(split) scene for \(task) #\(index) in 10000 attempts")
+    }
+}
+
+/// The sample's position in the balanced sequence of answer classes.
+struct TaskSlot: Sendable {
+    let index: Int
+    let seed: UInt64
+
+    /// Class `0..<count` for the `index`-th sample of a stream named `salt`: each block of
+    /// `count` consecutive indices holds every class once, in a seeded random order.
+    static func balanced(_ index: Int, count: Int, seed: UInt64, salt: UInt64) -> Int {
+        var rng = SceneRandom(seed, salt, UInt64(index / count))
+        return rng.shuffled(Array(0..<count))[index % count]
+    }
+
+    /// Round-robin over `types` question types, then a balanced class within the type.
+    func typeAndClass(types: Int, classes: (Int) -> Int) -> (type: Int, answer: Int) {
+        let type = index % types, j = index / types
+        return (type, TaskSlot.balanced(j, count: classes(type), seed: seed, salt: UInt64(type) &+ 101))
+    }
+
+    /// A balanced class for single-template tasks.
+    func answer(count: Int, salt: UInt64 = 0) -> Int { TaskSlot.balanced(index, count: count, seed: seed, salt: salt) }
+}

@@ -1,0 +1,308 @@
+// MiniTasks: one generator per mini-suite dataset. Each picks its answer class
+// from the balanced slot first, then draws a scene consistent with it, so the
+// answer is uniform per question template and the question alone predicts nothing.
+
+/// Facts for mini-okvqa: knowledge not visible in the image, keyed by object.
+enum MiniFacts {
+    /// "What is this object used for?"
+    static let usedFor: [(MiniObject, String, [String])] = [
+        (.cup, "drinking", ["drink", "drinking tea"]), (.plate, "eating", ["eat", "serving food"]),
+        (.key, "unlocking", ["opening doors", "unlock"]), (.umbrella, "rain", ["staying dry", "keeping dry"]),
+        (.car, "driving", ["travel", "drive"]), (.house, "living", ["living in", "home"]),
+    ]
+    /// "Where is this usually found?"
+    static let foundIn: [(MiniObject, String, [String])] = [
+        (.fish, "water", ["sea", "river"]), (.tree, "forest", ["park", "woods"]), (.sun, "sky", ["day sky", "above"]),
+        (.moon, "night", ["night sky", "space"]), (.apple, "orchard", ["kitchen", "tree"]),
+        (.star, "space", ["night sky", "sky"]),
+    ]
+}
+
+/// Words for mini-ocrvqa.
+enum MiniWords {
+    static let all = ["CAT", "DOG", "SUN", "MAP", "BOOK", "TREE", "FISH", "STAR", "MOON", "CAKE", "BIRD", "LAMP",
+                      "SHIP", "ROSE", "KING", "GOLD", "RAIN", "SNOW", "WIND", "FIRE", "LION", "BEAR", "FROG", "DUCK",
+                      "MILK", "SALT", "ROAD", "HILL", "LAKE", "SEED", "JAZZ", "QUIZ"]
+}
+
+enum MiniTaskGenerator {
+    static func make(_ task: MiniTask, slot: TaskSlot, size: Int, rng: inout SceneRandom) -> MiniSample {
+        switch task {
+        case .vqav2: return vqav2(slot, size, &rng)
+        case .okvqa: return okvqa(slot, size, &rng)
+        case .ocrvqa: return ocrvqa(slot, size, &rng)
+        case .sqa: return sqa(slot, size, &rng)
+        case .vizwiz: return vizwiz(slot, size, &rng)
+        case .iconqaTxt: return iconqaTxt(slot, size, &rng)
+        case .iconqaBlank: return iconqaBlank(slot, size, &rng)
+        case .flickr: return flickr(slot, size, &rng)
+        case .pope: return pope(slot, size, &rng)
+        case .descriptions:
+            let scene = MiniScene.natural(size: size, rng: &rng, count: 1...4)
+            let prompt = rng.pick(["Describe the image.", "What is in this picture?", "Give a short description of the image."])
+            return sample(scene.render(), prompt, scene.description, "description", objects: scene)
+        }
+    }
+
+    static func sample(_ image: RGBImage, _ question: String, _ answer: String, _ type: String,
+                       objects scene: MiniScene? = nil) -> MiniSample {
+        MiniSample(id: "", task: .descriptions, image: image, question: "<image>\n" + question, answer: answer,
+                   questionType: type, objects: scene.map { s in MiniObject.allCases.filter { s.kinds.contains($0) } } ?? [])
+    }
+
+    /// Ten annotator answers: mostly `answer`, a few from `others` (synonyms or mistakes).
+    static func annotators(_ answer: String, others: [String], rng: inout SceneRandom) -> [String] {
+        let disagree = others.isEmpty ? 0 : rng.int(0...3)
+        var answers = Array(repeating: answer, count: 10 - disagree)
+        for _ in 0..<disagree { answers.append(rng.pick(others)) }
+        return rng.shuffled(answers)
+    }
+
+    /// A colour other than `colour`.
+    static func otherColour(than colour: MiniColour, rng: inout SceneRandom) -> MiniColour {
+        rng.pick(MiniColour.allCases.filter { $0 != colour })
+    }
+
+    // MARK: - Seen
+
+    /// Colour, shape, count and position questions (VQAv2).
+    static func vqav2(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
+        let colours = MiniColour.allCases, shapes = MiniObject.shapes
+        let (type, a) = slot.typeAndClass(types: 4) { [colours.count, shapes.count, 4, 3][$0] }
+        switch type {
+        case 0: // colour of a named object
+            var scene = MiniScene.natural(size: size, rng: &rng)
+            let t = rng.below(scene.objects.count)
+            scene.objects[t].colour = colours[a]
+            let answer = colours[a].rawValue
+            return withReferences(sample(scene.render(), "What colour is the \(scene.objects[t].kind.name)?", answer, "colour", objects: scene),
+                                  annotators(answer, others: colours.map(\.rawValue).filter { $0 != answer }, rng: &rng))
+        case 1: // shape of the only object of a colour
+            let colour = rng.pick(colours)
+            var scene = MiniScene(size: size, rng: &rng)
+            scene.place(shapes[a], colour, rng: &rng)
+            for _ in 0..<rng.int(1...3) {
+                let kind = rng.pick(MiniObject.allCases.filter { !scene.kinds.contains($0) })
+                scene.place(kind, otherColour(than: colour, rng: &rng), rng: &rng)
+            }
+            let answer = shapes[a].name
+            return withReferences(sample(scene.render(), "What shape is the \(colour.rawValue) object?", answer, "shape", objects: scene),
+                                  annotators(answer, others: shapes.map(\.name).filter { $0 != answer }, rng: &rng))
+        case 2: // count of a kind
+            let n = a + 1, kind = rng.pick(MiniObject.allCases)
+            var scene = MiniScene(size: size, rng: &rng)
+            for _ in 0..<n { scene.place(kind, rng.pick(colours), rng: &rng) }
+            for _ in 0..<rng.int(0...2) {
+                scene.place(rng.pick(MiniObject.allCases.filter { $0 != kind }), rng.pick(colours), rng: &rng)
+            }
+            let answer = String(n)
+            return withReferences(sample(scene.render(), "How many \(kind.plural) are there?", answer, "count", objects: scene),
+                                  annotators(answer, others: [String(max(1, n - 1)), String(n + 1)], rng: &rng))
+        default: // column of a named object
+            let where_ = ["left", "center", "right"][a]
+            var scene = MiniScene(size: size, rng: &rng)
+            let kind = rng.pick(MiniObject.allCases)
+            scene.place(kind, rng.pick(colours), rng: &rng, columns: [a])
+            for _ in 0..<rng.int(1...2) {
+                scene.place(rng.pick(MiniObject.allCases.filter { !scene.kinds.contains($0) }), rng.pick(colours),
+                            rng: &rng, columns: Set([0, 1, 2]).subtracting([a]))
+            }
+            return withReferences(sample(scene.render(), "Where is the \(kind.name)? Answer left, center or right.", where_, "position", objects: scene),
+                                  annotators(where_, others: ["middle"], rng: &rng))
+        }
+    }
+
+    static func withReferences(_ s: MiniSample, _ refs: [String]) -> MiniSample {
+        var s = s
+        s.references = refs
+        return s
+    }
+
+    /// One large icon; the question needs a fact about it (OKVQA).
+    static func okvqa(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
+        let tables = [MiniFacts.usedFor, MiniFacts.foundIn]
+        let (type, a) = slot.typeAndClass(types: 2) { tables[$0].count }
+        let (kind, answer, synonyms) = tables[type][a]
+        var scene = MiniScene(size: size, grid: 1, rng: &rng)
+        scene.fill = 0.62 + 0.25 * rng.unit()
+        scene.place(kind, rng.pick(MiniColour.allCases), rng: &rng)
+        let question = type == 0 ? "What is this object used for?" : "Where is this usually found?"
+        return withReferences(sample(scene.render(), question, answer, type == 0 ? "used-for" : "found-in", objects: scene),
+                              annotators(answer, others: synonyms, rng: &rng))
+    }
+
+    /// A book cover with a rendered word (OCR-VQA).
+    static func ocrvqa(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
+        let (type, a) = slot.typeAndClass(types: 2) { _ in MiniWords.all.count }
+        let word = MiniWords.all[a]
+        let scene = MiniScene(size: size, rng: &rng)
+        var image = RGBImage(width: size, height: size, fill: scene.background)
+        let cover = rng.pick(MiniColour.allCases)
+        let margin = size / 8
+        let bx0 = rng.int(0...margin), by0 = rng.int(0...margin)
+        let bx1 = size - rng.int(0...margin), by1 = size - rng.int(0...margin)
+        image.fillRect(x0: bx0, y0: by0, x1: bx1, y1: by1, colour: cover.rgb)
+        image.fillRect(x0: bx0, y0: by0, x1: bx0 + max(2, size / 16), y1: by1, colour: RGB(60, 45, 35)) // spine
+        let ink = cover == .yellow || cover == .orange ? RGB(20, 20, 20) : RGB(250, 250, 250)
+        let spine = max(2, size / 16) + 2
+        let room = bx1 - bx0 - spine - 2
+        var scale = max(1, room / (word.count * BitmapFont.advance))
+        scale = min(scale, max(1, (by1 - by0) / 14))
+        let tw = BitmapFont.width(of: word, scale: scale), th = BitmapFont.glyphHeight * scale
+        let tx = bx0 + spine + max(0, (room - tw) / 2) + rng.int(-1...1)
+        let ty = by0 + max(0, (by1 - by0 - th) / 3) + rng.int(0...max(0, (by1 - by0 - th) / 3))
+        image.drawText(word, x: tx, y: ty, scale: scale, colour: ink)
+        let question = type == 0 ? "What word is written on the book?" : "What is the title of this book?"
+        return sample(image, question, word.lowercased(), type == 0 ? "word" : "title")
+    }
+
+    // MARK: - Unseen
+
+    /// Lettered multiple choice (ScienceQA-img): which object, what colour, how many.
+    static func sqa(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
+        let letters = ["A", "B", "C", "D"]
+        let (type, a) = slot.typeAndClass(types: 3) { _ in 4 }
+        var scene = MiniScene(size: size, rng: &rng)
+        var options: [String] = [], correct = "", question = ""
+        switch type {
+        case 0: // which object is present: uniform kinds, no themes, so options carry no prior
+            let kinds = Array(rng.shuffled(MiniObject.allCases).prefix(rng.int(1...3)))
+            for k in kinds { scene.place(k, rng.pick(MiniColour.allCases), rng: &rng) }
+            correct = rng.pick(kinds).name
+            options = Array(rng.shuffled(MiniObject.allCases.filter { !kinds.contains($0) }).prefix(3)).map(\.name)
+            question = "Which of these objects is in the image?"
+        case 1:
+            scene = MiniScene.natural(size: size, rng: &rng)
+            let t = rng.below(scene.objects.count)
+            correct = scene.objects[t].colour.rawValue
+            options = Array(rng.shuffled(MiniColour.allCases.map(\.rawValue).filter { $0 != correct }).prefix(3))
+            question = "What colour is the \(scene.objects[t].kind.name)?"
+        default:
+            let n = rng.int(1...6)
+            for _ in 0..<n { scene.place(rng.pick(MiniObject.allCases), rng.pick(MiniColour.allCases), rng: &rng) }
+            correct = String(n)
+            options = Array(rng.shuffled((1...7).map(String.init).filter { $0 != correct }).prefix(3))
+            question = "How many objects are in the image?"
+        }
+        options.insert(correct, at: a)
+        let listed = zip(letters, options).map { "(\($0)) \($1)" }.joined(separator: " ")
+        var s = sample(scene.render(), "\(question)\nOptions: \(listed)\nAnswer with the option's letter.", letters[a],
+                       ["object", "colour", "count"][type], objects: scene)
+        s.options = options
+        return s
+    }
+
+    /// Degraded photos of one object; some cannot be answered (VizWiz).
+    static func vizwiz(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
+        let kinds: [MiniObject] = [.cup, .key, .umbrella, .apple, .car, .fish, .house]
+        let colours = MiniColour.allCases
+        let (type, a) = slot.typeAndClass(types: 2) { [kinds.count + 1, colours.count + 1][$0] }
+        let classes = type == 0 ? kinds.map(\.name) : colours.map(\.rawValue)
+        let unanswerable = a == classes.count
+        let kind = unanswerable || type == 1 ? rng.pick(kinds) : kinds[a]
+        let colour = unanswerable || type == 0 ? rng.pick(colours) : colours[a]
+        var scene = MiniScene(size: size, grid: 1, rng: &rng)
+        scene.fill = 0.55 + 0.25 * rng.unit()
+        scene.place(kind, colour, rng: &rng)
+        var image = RGBImage(width: size, height: size, fill: scene.background)
+        let half = Double(size) * scene.fill / 2
+        // Unanswerable: the object is almost out of frame, or the photo is very dark or blurred.
+        let failure = unanswerable ? rng.below(3) : -1
+        var cx = Double(size) / 2 + (rng.unit() - 0.5) * Double(size) * 0.25
+        var cy = Double(size) / 2 + (rng.unit() - 0.5) * Double(size) * 0.25
+        if failure == 0 {
+            let side = rng.below(4), out = half * 0.85
+            if side < 2 { cx = side == 0 ? -out : Double(size) + out } else { cy = side == 2 ? -out : Double(size) + out }
+        }
+        image.draw(kind, colour: colour.rgb, centreX: cx, centreY: cy, half: half)
+        image = image.boxBlurred(radius: failure == 2 ? max(3, size / 10) : rng.int(0...1))
+        image.scaleBrightness(failure == 1 ? 0.06 + 0.04 * rng.unit() : 0.6 + 0.4 * rng.unit())
+        image.addNoise(amplitude: rng.int(6...(failure == 1 ? 10 : 30)), rng: &rng)
+        let answer = unanswerable ? "unanswerable" : classes[a]
+        let question = type == 0 ? "What is this?" : "What colour is this?"
+        var s = sample(image, question, answer, type == 0 ? "what" : "colour")
+        s.objects = failure >= 0 ? [] : [kind]
+        s.references = annotators(answer, others: unanswerable ? classes : ["unanswerable"], rng: &rng)
+        return s
+    }
+
+    /// Choose the text option about the icons (IconQA choose-txt): which is most, which only once.
+    static func iconqaTxt(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
+        let icons = MiniObject.icons
+        let (type, a) = slot.typeAndClass(types: 2) { _ in icons.count }
+        let target = icons[a]
+        let others = Array(rng.shuffled(icons.filter { $0 != target }).prefix(2))
+        var scene = MiniScene(size: size, grid: 4, rng: &rng)
+        scene.fill = 0.85
+        let colour = rng.pick(MiniColour.allCases)
+        let counts: [Int]
+        if type == 0 { let top = rng.int(3...5); counts = [top, rng.int(1...(top - 1)), rng.int(1...(top - 1))] }
+        else { counts = [1, rng.int(2...4), rng.int(2...4)] }
+        for (k, n) in zip([target] + others, counts) { for _ in 0..<n { scene.place(k, colour, rng: &rng) } }
+        let options = rng.shuffled([target] + others).map(\.name)
+        let question = (type == 0 ? "Which icon appears most often?" : "Which icon appears only once?")
+            + "\nChoices: " + options.joined(separator: ", ") + "."
+        var s = sample(scene.render(), question, target.name, type == 0 ? "most" : "once", objects: scene)
+        s.options = options
+        return s
+    }
+
+    /// Count the icons of one kind among others (IconQA fill-in-the-blank).
+    static func iconqaBlank(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
+        let n = slot.answer(count: 8) + 1
+        let kind = rng.pick(MiniObject.icons)
+        var scene = MiniScene(size: size, grid: 4, rng: &rng)
+        scene.fill = 0.85
+        let colour = rng.pick(MiniColour.allCases)
+        for _ in 0..<n { scene.place(kind, colour, rng: &rng) }
+        let distractor = rng.pick(MiniObject.icons.filter { $0 != kind })
+        for _ in 0..<rng.int(0...4) { scene.place(distractor, rng.pick(MiniColour.allCases), rng: &rng) }
+        return sample(scene.render(), "How many \(kind.plural) are there? Answer with a number.", String(n), "count", objects: scene)
+    }
+
+    /// Captioning with five references (Flickr30k).
+    static func flickr(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
+        let scene = MiniScene.natural(size: size, rng: &rng, count: 1...3)
+        let prompt = rng.pick(["Write a short caption for this image.", "Describe the image briefly.", "What does this picture show?"])
+        let refs = scene.captions
+        var s = sample(scene.render(), prompt, refs[0], "caption", objects: scene)
+        s.references = refs
+        s.objects = scene.objects.map(\.kind) // main object first, for the text-only baseline
+        return s
+    }
+
+    // MARK: - Probe
+
+    /// The objects most often present in natural scenes, most frequent first (POPE "popular").
+    static let popularObjects: [MiniObject] = {
+        var counts: [MiniObject: Int] = [:]
+        for i in 0..<3000 {
+            var rng = SceneRandom(0x504F5045, UInt64(i))
+            for k in MiniScene.natural(size: 32, rng: &rng).kinds { counts[k, default: 0] += 1 }
+        }
+        return MiniObject.allCases.sorted { (counts[$0] ?? 0, $1.rawValue) > (counts[$1] ?? 0, $0.rawValue) }
+    }()
+
+    /// "Is there a {object} in the image?" with random, popular and adversarial negatives (POPE).
+    static func pope(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
+        let settings = POPESetting.allCases
+        let (type, a) = slot.typeAndClass(types: 3) { _ in 2 }
+        let setting = settings[type], yes = a == 0
+        let object = setting == .popular ? rng.pick(Array(popularObjects.prefix(3))) : rng.pick(MiniObject.allCases)
+        let mates = Set(SceneTheme.of(object).objects).subtracting([object])
+        var scene = MiniScene.natural(size: size, rng: &rng)
+        for _ in 0..<1000 {
+            let has = scene.kinds.contains(object)
+            let ok = yes ? has : (!has && (setting != .adversarial || !scene.kinds.isDisjoint(with: mates)))
+            if ok { break }
+            scene = MiniScene.natural(size: size, rng: &rng)
+        }
+        if yes && !scene.kinds.contains(object) { scene.objects[0].kind = object } // never reached in practice
+        if !yes { scene.objects.removeAll { $0.kind == object } }
+        var s = sample(scene.render(), "Is there \(indefiniteArticle(object.name)) \(object.name) in the image?", yes ? "yes" : "no",
+                       setting.rawValue, objects: scene)
+        s.popeSetting = setting
+        s.queriedObject = object
+        return s
+    }
+}

@@ -1,0 +1,130 @@
+// Sweeps that respect the user: each finished run's results are appended to a JSON
+// Lines file as soon as it finishes, so an interrupted sweep re-run later skips what
+// is done and loses nothing.
+
+import Foundation
+import PEFTLabJSON
+
+/// One run of a sweep: its settings (which identify it) and, once done, its results.
+public struct SweepRun: Sendable, Equatable {
+    /// Settings such as method, size, location, connector, dataset, seed.
+    public var settings: [(String, TableValue)]
+    public init(_ settings: [(String, TableValue)]) { self.settings = settings }
+
+    /// A stable identity: the settings sorted by name.
+    public var key: String {
+        settings.sorted { $0.0 < $1.0 }.map { "\($0.0)=\($0.1)" }.joined(separator: "|")
+    }
+
+    public static func == (a: SweepRun, b: SweepRun) -> Bool { a.key == b.key }
+}
+
+/// The results of a sweep on disk: one JSON object per line, `settings` and `results`.
+public final class SweepStore: @unchecked Sendable {
+    public let path: String
+    private var records: [(run: SweepRun, results: [(String, TableValue)])] = []
+    private let lock = NSLock()
+
+    /// Opens (or starts) the store at `path`; lines that do not parse are reported, not fatal.
+    public init(path: String) throws {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
+            guard let object = try? JSON.parse(String(line)), let settings = object["settings"]?.arrayValue,
+                  let results = object["results"]?.arrayValue else {
+                throw TableError("\(path): line \(number + 1) is not a sweep record; remove it or the file to start over")
+            }
+            records.append((SweepRun(Self.pairs(settings)), Self.pairs(results)))
+        }
+    }
+
+    /// Whether a run with these settings has finished.
+    public func isFinished(_ run: SweepRun) -> Bool {
+        lock.withLock { records.contains { $0.run == run } }
+    }
+
+    /// Appends a finished run and flushes it to disk at once.
+    public func record(_ run: SweepRun, results: [(String, TableValue)]) throws {
+        let line: JSON = ["settings": .array(run.settings.map { [.string($0.0), Self.json($0.1)] }),
+                          "results": .array(results.map { [.string($0.0), Self.json($0.1)] })]
+        let data = Data(line.serializedBytes() + [0x0A])
+        try lock.withLock {
+            let url = URL(fileURLWithPath: path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: url)
+            defer { try? handle.close() }
+            try handle.seekToEnd()
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+            records.append((run, results))
+        }
+    }
+
+    /// Every finished run as a tidy table: settings columns then result columns.
+    public func table(title: String? = nil) -> Table {
+        lock.withLock { Table(records: records.map { $0.run.settings + $0.results }, title: title) }
+    }
+
+    public var count: Int { lock.withLock { records.count } }
+
+    static func json(_ value: TableValue) -> JSON {
+        switch value {
+        case .null: return .null
+        case .int(let n): return .int(n)
+        case .double(let d): return d.isFinite ? .number(d) : .null
+        case .text(let s): return .string(s)
+        case .bool(let b): return .bool(b)
+        }
+    }
+
+    /// `[["method", "LoRA"], ["seed", 42]]` back to pairs; whole numbers come back as Int.
+    static func pairs(_ list: [JSON]) -> [(String, TableValue)] {
+        list.compactMap { pair in
+            guard let items = pair.arrayValue, items.count == 2, let name = items[0].stringValue else { return nil }
+            let value: TableValue
+            switch items[1] {
+            case .bool(let b): value = .bool(b)
+            case .number(let d): value = d == d.rounded() && abs(d) < 1e15 ? .int(Int(d)) : .double(d)
+            case .string(let s): value = .text(s)
+            default: value = .null
+            }
+            return (name, value)
+        }
+    }
+
+}
+
+/// Runs each unfinished run of a list, storing results as they come.
+public enum Sweep {
+    /// What a sweep did: how many runs it ran now, skipped as already done, and whether it was cancelled.
+    public struct Outcome: Sendable, Equatable {
+        public var ran: Int
+        public var skipped: Int
+        public var cancelled: Bool
+        public init(ran: Int, skipped: Int, cancelled: Bool) { self.ran = ran; self.skipped = skipped; self.cancelled = cancelled }
+    }
+
+    /// - Parameters:
+    ///   - body: trains and evaluates one run, returning its result columns.
+    ///   - progress: called before each run with (index, total, run, skipped).
+    public static func run(_ runs: [SweepRun], store: SweepStore, isCancelled: () -> Bool = { false },
+                           progress: (Int, Int, SweepRun, Bool) -> Void = { _, _, _, _ in },
+                           body: (SweepRun) throws -> [(String, TableValue)]) throws -> Outcome {
+        var outcome = Outcome(ran: 0, skipped: 0, cancelled: false)
+        for (i, run) in runs.enumerated() {
+            if store.isFinished(run) {
+                outcome.skipped += 1
+                progress(i, runs.count, run, true)
+                continue
+            }
+            if isCancelled() { outcome.cancelled = true; break }
+            progress(i, runs.count, run, false)
+            let results = try body(run)
+            try store.record(run, results: results)
+            outcome.ran += 1
+        }
+        return outcome
+    }
+}
