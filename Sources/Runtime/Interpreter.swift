@@ -274,6 +274,14 @@ struct Interpreter {
                 return .string(String(s[s.index(s.startIndex, offsetBy: i)]))
             case (.dictionary(let pairs), _):
                 return pairs.first { $0.key.isEqual(to: index) }?.value ?? .null
+            case (.object(let o), _):
+                do {
+                    if let element = try o.element(at: index) { return element }
+                } catch var error {
+                    if error.location == nil { error.location = location }
+                    throw error
+                }
+                throw RuntimeError(.type, "cannot subscript a \(base.typeName) with a \(index.typeName)", at: location)
             default:
                 throw RuntimeError(.type, "cannot subscript a \(base.typeName) with a \(index.typeName)", at: location)
             }

@@ -45,6 +45,12 @@ public protocol RuntimeObject: AnyObject, Sendable {
     var memberNames: [String] { get }
     /// How the object shows as a cell's result.
     func render() -> MIMEBundle
+    /// `object[index]`; nil when the object has no elements.
+    func element(at index: Value) throws(RuntimeError) -> Value?
+}
+
+extension RuntimeObject {
+    public func element(at index: Value) throws(RuntimeError) -> Value? { nil }
 }
 
 /// A cell's failure: a kind (shown as the error name), a message, and where it happened.

@@ -1,0 +1,97 @@
+// Built-ins for data: dataset(...), suite(...), show(...).
+
+import PEFTLib
+
+enum DataBuiltins {
+    static var all: [Builtin] { [dataset, suite, show] }
+
+    static let miniNames: @Sendable () -> [String] = { MiniTask.allCases.map(\.rawValue) }
+
+    static let dataset = Builtin(
+        "dataset",
+        [Parameter(nil, "String", default: .null, choices: miniNames),
+         Parameter("split", "Split", default: .dotCase("train")), Parameter("size", "Int", default: .null),
+         Parameter("seed", "Int", default: .int(0)), Parameter("imageSize", "Int", default: .int(64)),
+         Parameter("json", "String", default: .null), Parameter("images", "String", default: .null),
+         Parameter("skipInvalid", "Bool", default: .bool(false))],
+        returns: "Dataset",
+        doc: """
+            A dataset: one of the built-in mini suite (`dataset("mini-iconqa-blank", split: .test, size: 200)`), \
+            generated from `seed` with no download, or your own LLaVA-format JSON \
+            (`dataset(json: "train.json", images: "images/")`). `data[i]` is a sample with `.image`, \
+            `.question` and `.answer`; `data.count` its size. A bad record is an error naming it, unless \
+            `skipInvalid: true`, which skips it and says how many were skipped.
+            """
+    ) { args, _ throws(RuntimeError) in
+        if case .string(let json) = args[5] {
+            guard case .string(let folder) = args[6] else {
+                throw RuntimeError(.argument, "dataset(json:) also needs images: the folder its image paths are relative to", at: args.location)
+            }
+            let loaded: LlavaDataset
+            do { loaded = try LlavaDataset(json: json, images: folder, skipInvalid: try args.bool(7, "skipInvalid")) } catch {
+                throw RuntimeError(.library, "\(error)", at: args.location)
+            }
+            let items = loaded.records.map { r in DataItem(id: r.id, image: r.image, question: r.question, answer: r.answer) }
+            let note = loaded.skipped.isEmpty ? nil : "\(loaded.skipped.count) invalid records skipped"
+            return .object(DatasetObject(name: json, split: "train", group: "yours", metric: "exact match", items: items, note: note))
+        }
+        guard case .string(let name) = args[0] else {
+            throw RuntimeError(.argument, "dataset() needs a name such as \"mini-vqav2\", or json: and images:", at: args.location)
+        }
+        guard let task = MiniTask(rawValue: name) else {
+            let near = nearestNames(to: name, in: miniNames())
+            throw RuntimeError(.value, "no dataset named \"\(name)\""
+                + (near.isEmpty ? "" : "; did you mean " + near.map { "\"\($0)\"" }.joined(separator: " or ") + "?")
+                + " The built-in ones: " + miniNames().joined(separator: ", "), at: args.location)
+        }
+        let split = try args.dotCase(1, "split", allowed: ["train", "test"])
+        var size: Int?
+        if case .null = args[2] {} else {
+            size = try args.int(2, "size")
+            guard size! >= 0, size! <= 1_000_000 else { throw RuntimeError(.value, "size must be between 0 and 1,000,000, got \(size!)", at: args.location) }
+        }
+        let seed = try args.int(3, "seed")
+        let imageSize = try args.int(4, "imageSize")
+        guard (16...512).contains(imageSize) else { throw RuntimeError(.value, "imageSize must be between 16 and 512, got \(imageSize)", at: args.location) }
+        return .object(miniDataset(task, split: split, size: size, seed: seed, imageSize: imageSize))
+    }
+
+    static func miniDataset(_ task: MiniTask, split: String, size: Int?, seed: Int, imageSize: Int) -> DatasetObject {
+        let data = MiniDataset(task, split: split == "test" ? .test : .train, size: size, seed: UInt64(bitPattern: Int64(seed)), imageSize: imageSize)
+        let items = data.samples.map { s in
+            DataItem(id: s.id, image: s.image, question: s.question, answer: s.answer, options: s.options, references: s.references)
+        }
+        return DatasetObject(name: task.rawValue, split: split, group: task.group.rawValue, metric: task.metric.rawValue, items: items)
+    }
+
+    static let suite = Builtin(
+        "suite", [Parameter(nil, "String", default: .string("mini"), choices: { ["mini"] }),
+                  Parameter("split", "Split", default: .dotCase("test")), Parameter("size", "Int", default: .null),
+                  Parameter("seed", "Int", default: .int(0))],
+        returns: "[Dataset]",
+        doc: "The study's evaluation suite: every mini dataset (seen, unseen and POPE), as an array of datasets."
+    ) { args, _ throws(RuntimeError) in
+        guard try args.string(0, nil) == "mini" else {
+            throw RuntimeError(.value, "the only built-in suite is \"mini\"", at: args.location)
+        }
+        let split = try args.dotCase(1, "split", allowed: ["train", "test"])
+        var size: Int?
+        if case .null = args[2] {} else { size = try args.int(2, "size") }
+        let seed = try args.int(3, "seed")
+        return .array(MiniTask.evaluation.map { .object(miniDataset($0, split: split, size: size, seed: seed, imageSize: 64)) })
+    }
+
+    static let show = Builtin(
+        "show", [Parameter(nil, "Dataset"), Parameter(nil, "Int", default: .int(6))],
+        doc: "Shows the first samples of a dataset: their images, questions and answers."
+    ) { args, context throws(RuntimeError) in
+        guard case .object(let o as DatasetObject) = args[0] else {
+            if case .object(let o) = args[0] { context.output.display(o.render(), id: nil, update: false); return .void }
+            throw args.fail(0, "a Dataset", got: args[0], label: nil)
+        }
+        let count = try args.int(1, nil)
+        guard (0...200).contains(count) else { throw RuntimeError(.value, "show at most 200 samples, not \(count)", at: args.location) }
+        context.output.display(o.grid(count: count), id: nil, update: false)
+        return .void
+    }
+}
