@@ -32,9 +32,13 @@ test-swift:
 test-protocol:
 	$(PYTHON) -m pytest -q Tests/protocol
 
-## Benchmarks against the peers (ipykernel; PyTorch for the numeric ones).
+## Benchmarks against the peers, each in one run on this machine: ipykernel for the
+## kernel, PyTorch (+ transformers + peft) for the numeric ones.
 bench: setup build kernelspec
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	$(PYTHON) benchmarks/kernel_bench.py
+	$(PEFTLAB) bench ops --peer-python $(PYTHON)
+	$(PEFTLAB) bench data
 
 clean:
 	rm -rf .build $(VENV)

@@ -8,7 +8,7 @@ import PEFTLib
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks against the PyTorch peer (not timed tests).",
-        subcommands: [OpsBench.self])
+        subcommands: [OpsBench.self, DataBench.self])
 }
 
 struct OpsBench: ParsableCommand {
@@ -66,5 +66,24 @@ struct OpsBench: ParsableCommand {
             return .failure("\(peerPython) \(arguments[0]) failed: \(last)")
         }
         return .success(data)
+    }
+}
+
+struct DataBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data",
+        abstract: "Images/s of the mini suite's generation and of PNG decoding + CLIP preprocessing.")
+
+    @Option(help: "Image side in pixels.") var imageSize = 64
+    @Option(help: "Images per measurement.") var samples = 500
+
+    func run() throws {
+        let r = benchmarkDataPipeline(imageSize: imageSize, samples: samples)
+        print("PEFTLab data benchmark — \(r.samples) images of \(r.imageSize)×\(r.imageSize), one thread")
+        print("| stage | images/s |")
+        print("|---|---|")
+        print("| scene generation (mini suite) | \(Int(r.generationImagesPerSecond)) |")
+        print("| PNG decode + CLIP preprocessing | \(Int(r.decodePreprocessImagesPerSecond)) |")
+        print("| CLIP preprocessing alone | \(Int(r.preprocessImagesPerSecond)) |")
     }
 }
