@@ -94,8 +94,6 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
-    with torch.no_grad():
-        pass
     for s in SHAPES:
         total_t, total_flops = 0.0, 0
         for frozen in (False, True):

@@ -126,3 +126,20 @@ func referenceAttention(q: [Float], k: [Float], v: [Float], batch: Int, tq: Int,
         }
     }
 }
+
+@Suite struct AttentionCostTests {
+    @Test func inputsWithoutGradCostNoGEMM() throws {
+        // T = 40 runs as 2 causal row blocks; 2 query heads.
+        let q = randomTensor([1, 40, 8], seed: 1, requiresGrad: false)
+        let k = randomTensor([1, 40, 4], seed: 2, requiresGrad: false)
+        let v = randomTensor([1, 40, 4], seed: 3)
+        let forward = try OpCounters.measure { _ = try withNoGrad { try attention(query: q, key: k, value: v, heads: 2, kvHeads: 1) } }
+        #expect(forward.gemmCalls == 2 * 2 * 2)  // (QKᵀ, PV) × blocks × heads
+        let onlyValue = try OpCounters.measure {
+            try attention(query: q, key: k, value: v, heads: 2, kvHeads: 1).sum().backward()
+        }
+        // Forward 8, backward dP and dV only: no dQ, no dK.
+        #expect(onlyValue.gemmCalls == 8 + 2 * 2 * 2)
+        #expect(q.grad == nil && k.grad == nil && v.grad != nil)
+    }
+}

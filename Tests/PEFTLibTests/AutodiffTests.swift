@@ -114,3 +114,26 @@ import PEFTLib
         #expect(x.grad!.toArray() == [1])
     }
 }
+
+@Suite struct MetaTensorTests {
+    @Test func metaTensorsNeverReadMemory() throws {
+        let w = try Tensor.meta([4096, 4096], requiresGrad: true)
+        let x = randomTensor([2, 4096], seed: 1)
+        #expect(w.isMeta && !x.isMeta && w.count == 4096 * 4096)
+        #expect(w.toArray().isEmpty)
+        #expect(w.withUnsafeBufferPointer { $0.count } == 0)
+        #expect(throws: TensorError.self) { try linear(x, weight: w) }
+        #expect(throws: TensorError.self) { try w + w }
+        #expect(throws: TensorError.self) { try w.item() }
+        #expect(throws: TensorError.self) { try softmax(w) }
+        #expect(throws: TensorError.self) { try rmsNorm(x, weight: Tensor.meta([4096])) }
+        #expect(throws: TensorError.self) { try embedding([1], table: w) }
+        #expect(throws: TensorError.self) { try w.permuted([1, 0]) }
+        #expect(throws: TensorError.self) { try w.sliced(0..<2, axis: 1) }
+        // Shape-only and pointwise ops give meta results.
+        #expect(try w.reshaped([-1]).isMeta)
+        #expect(try w.sliced(0..<2).isMeta)
+        #expect(silu(w).isMeta && (w * 2).isMeta && w.sum().isMeta && w.detachedCopy().isMeta)
+        #expect(w.sumOfSquares() == 0)
+    }
+}

@@ -64,5 +64,8 @@ import PEFTLib
         #expect(try Tensor.ones([3]).toArray() == [1, 1, 1])
         try t.assign([5, 6, 7, 8])
         #expect(t.toArray() == [5, 6, 7, 8])
+        let filled = try Tensor(shape: [2, 3]) { values in for i in values.indices { values[i] = Float(i) } }
+        #expect(filled.toArray() == [0, 1, 2, 3, 4, 5])
+        #expect(throws: TensorError.self) { try Tensor(shape: [-2]) { _ in } }
     }
 }

@@ -33,6 +33,12 @@ import PEFTLib
         let z = try linear(try Tensor.zeros([2, 0]), weight: try Tensor.zeros([3, 0]), bias: Tensor.ones([3]))
         #expect(z.toArray() == [1, 1, 1, 1, 1, 1])
         #expect(try softmax(Tensor.zeros([0, 5])).shape == [0, 5])
+        let q = try Tensor.zeros([0, 3, 4], requiresGrad: true), k = try Tensor.zeros([0, 3, 4])
+        #expect(try attention(query: q, key: k, value: k, heads: 1, kvHeads: 1).shape == [0, 3, 4])
+        let q1 = randomTensor([1, 2, 4], seed: 2), empty = try Tensor.zeros([1, 0, 4])
+        let none = try attention(query: q1, key: empty, value: empty, heads: 1, kvHeads: 1, causal: false)
+        #expect(none.toArray() == [Float](repeating: 0, count: 8))
+        try none.sum().backward()
         #expect(throws: TensorError.self) { try Tensor.zeros([1 << 40, 1 << 40]) }
         #expect(throws: TensorError.self) { try Tensor.zeros([100_000, 1]) + Tensor.zeros([1, 100_000]) }
     }

@@ -95,6 +95,7 @@ extension Tensor {
                 throw TensorError.shapeMismatch(op: "backward", lhs: shape, rhs: gradient.shape,
                                                 detail: "seed gradient must match the output")
             }
+            try Tensor.requireValues("backward", gradient)
             // Nodes only read the seed, so an op output can use the caller's tensor as is;
             // a leaf keeps a copy because later backward calls accumulate into its grad.
             seed = isLeaf ? gradient.detachedCopy() : gradient.detached()

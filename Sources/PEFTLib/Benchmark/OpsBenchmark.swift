@@ -178,7 +178,8 @@ public enum OpsBenchmark {
             let y = try! attention(query: q, key: k, value: v, heads: model.heads, kvHeads: model.kvHeads)
             try! y.backward(gradient: seed)
         }
-        let flops = Double(4 * b * model.heads * t * t * d) * 3 // forward 2 GEMMs, backward 4
+        // Full T×T products (forward 2 GEMMs, backward 4), although the causal kernel skips part.
+        let flops = Double(4 * b * model.heads * t * t * d) * 3
         return OpsBenchmarkRow(model: model.name, op: "attention causal fwd+bwd",
                                shape: "B\(b) T\(t) heads \(model.heads)/\(model.kvHeads) D\(d)",
                                seconds: time, gflops: flops / time / 1e9, rawSeconds: nil, fractionOfRaw: nil,

@@ -84,6 +84,7 @@ func activationBackward(_ kind: Activation, x: UnsafePointer<Float>, y: UnsafePo
 
 /// Applies a pointwise activation with autodiff.
 func activation(_ kind: Activation, _ x: Tensor) -> Tensor {
+    if x.isMeta { return Tensor.metaResult(x.shape) }
     let y = Tensor(uninitializedShape: x.shape)
     activationForward(kind, x: x.pointer, y: y.pointer, count: x.count)
     if needsGraph(x) {
@@ -123,6 +124,7 @@ public func swiglu(gate: Tensor, up: Tensor) throws -> Tensor {
     guard gate.shape == up.shape else {
         throw TensorError.shapeMismatch(op: "swiglu", lhs: gate.shape, rhs: up.shape)
     }
+    try Tensor.requireValues("swiglu", gate, up)
     let y = Tensor(uninitializedShape: gate.shape)
     let pg = gate.pointer, pu = up.pointer, py = y.pointer
     Threading.parallelFor(y.count, minimumChunk: pointwiseGrain) { range in
@@ -193,6 +195,7 @@ public func softmax(_ x: Tensor) throws -> Tensor {
     guard x.rank >= 1 else {
         throw TensorError.invalidShape(op: "softmax", shape: x.shape, detail: "needs rank ≥ 1")
     }
+    try Tensor.requireValues("softmax", x)
     let n = x.shape[x.rank - 1], rows = n == 0 ? 0 : x.count / n
     let y = Tensor(uninitializedShape: x.shape)
     softmaxForward(x: x.pointer, y: y.pointer, rows: rows, columns: n)
@@ -215,6 +218,7 @@ public func dropout(_ x: Tensor, probability p: Float, generator: inout RandomGe
         throw TensorError.invalidArgument(op: "dropout", detail: "probability \(p) must be in [0, 1)")
     }
     if p == 0 { return x }
+    try Tensor.requireValues("dropout", x)
     let mask = TensorStorage(count: x.count, zeroed: false)
     let keep = 1 / (1 - p), m = mask.base
     for i in 0..<x.count { m[i] = generator.nextUnitFloat() < p ? 0 : keep }

@@ -2,7 +2,9 @@
 // (prefix-tuning's virtual tokens, always visible), causal masking and a key padding
 // mask. Heads stay interleaved in (B, T, heads·D): each head is a strided matrix that
 // sgemm reads with lda = heads·D, so QKᵀ and PV run as GEMMs without any transpose copy.
-// Work is split over (batch, kv-head) units, each on one BLAS thread.
+// Causal attention runs in blocks of query rows whose GEMMs stop at the last visible key.
+// Work is split over (batch, kv-head) units, each on one BLAS thread. Forward saves the
+// probabilities (B, heads, Tq, P + Tk) for backward; inference keeps only per-worker scratch.
 
 /// Sizes of one attention call.
 struct AttentionGeometry {
@@ -248,6 +250,7 @@ public func attention(query q: Tensor, key k: Tensor, value v: Tensor, heads: In
         throw TensorError.shapeMismatch(op: "attention(paddingMask)", lhs: k.shape, rhs: [paddingMask.count],
                                         detail: "need B·Tk = \(batch * tk) flags")
     }
+    try Tensor.requireValues("attention", q, k, v, prefixKey, prefixValue)
     let geo = AttentionGeometry(batch: batch, queries: tq, keys: tk, prefix: prefixLength,
                                 heads: heads, kvHeads: kvHeads, headDim: d, causal: causal,
                                 scale: scale ?? 1 / Float(d).squareRoot())

@@ -133,6 +133,7 @@ func binaryBackward(into dst: UnsafeMutablePointer<Float>, dstIsA: Bool,
 /// Broadcast binary op with autodiff.
 func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) throws -> Tensor {
     let plan = try BroadcastPlan(a.shape, b.shape, op: op.rawValue)
+    try Tensor.requireValues(op.rawValue, a, b)
     let out = Tensor(uninitializedShape: plan.outShape)
     binaryForward(op, a: a.pointer, b: b.pointer, out: out.pointer, plan: plan)
     if needsGraph(a, b) {
@@ -179,6 +180,7 @@ public func div(_ a: Tensor, _ b: Tensor) throws -> Tensor { try binary(.div, a,
 
 /// scale · x + shift, elementwise with scalars.
 public func affine(_ x: Tensor, scale: Float, shift: Float = 0) -> Tensor {
+    if x.isMeta { return Tensor.metaResult(x.shape) }
     let out = Tensor(uninitializedShape: x.shape)
     let src = x.pointer, dst = out.pointer
     for i in 0..<x.count { dst[i] = scale * src[i] + shift }
@@ -214,6 +216,7 @@ extension Tensor {
     public func mean() -> Tensor { reduceAll(mean: true) }
 
     private func reduceAll(mean: Bool) -> Tensor {
+        if isMeta { return Tensor.metaResult([]) }
         let src = pointer, n = count
         var total = 0.0
         for i in 0..<n { total += Double(src[i]) }
@@ -241,6 +244,7 @@ extension Tensor {
 
     private func reduce(axis: Int, keepDims: Bool, mean: Bool) throws -> Tensor {
         let a = try normalizedAxis(axis, rank: rank, op: mean ? "mean" : "sum", shape: shape)
+        try Tensor.requireValues(mean ? "mean" : "sum", self)
         let outer = shape[..<a].reduce(1, *), extent = shape[a]
         let inner = shape[(a + 1)...].reduce(1, *)
         var outShape = shape
@@ -282,6 +286,7 @@ extension Tensor {
         guard rank >= 1, shape[rank - 1] > 0 else {
             throw TensorError.invalidShape(op: "argmax", shape: shape, detail: "needs a non-empty last axis")
         }
+        try Tensor.requireValues("argmax", self)
         let n = shape[rank - 1], rows = count / n, p = pointer
         return (0..<rows).map { r in
             let row = p + r * n
@@ -293,6 +298,7 @@ extension Tensor {
 
     /// Σ x² in Double (global-norm gradient clipping, diagnostics).
     public func sumOfSquares() -> Double {
+        if isMeta { return 0 }
         let p = pointer
         var total = 0.0
         for i in 0..<count { total += Double(p[i]) * Double(p[i]) }

@@ -22,6 +22,7 @@ func gatherRowsBackward(dTable: UnsafeMutablePointer<Float>, dOut: UnsafePointer
 /// Gathers rows of `source` (flattened to (R, C) over its leading axes) with autodiff.
 func gatherRows(_ source: Tensor, rows: Int, width: Int, indices: [Int], outShape: [Int],
                 op: String) throws -> Tensor {
+    try Tensor.requireValues(op, source)
     if let bad = indices.first(where: { $0 < 0 || $0 >= rows }) {
         throw TensorError.invalidArgument(op: op, detail: "index \(bad) out of range 0..<\(rows) for shape \(source.shape)")
     }

@@ -60,6 +60,7 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) throws -> T
         throw TensorError.shapeMismatch(op: "linear(bias)", lhs: weight.shape, rhs: bias.shape,
                                         detail: "bias must be (outFeatures)")
     }
+    try Tensor.requireValues("linear", x, weight, bias)
     var outShape = x.shape
     outShape[outShape.count - 1] = n
     let y = Tensor(uninitializedShape: outShape)
@@ -100,6 +101,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false,
         throw TensorError.shapeMismatch(op: "matmul", lhs: a.shape, rhs: b.shape,
                                         detail: "inner dimensions or batch dimensions differ")
     }
+    try Tensor.requireValues("matmul", a, b)
     let batch = batchA.reduce(1, *)
     let sharedB = batchB.isEmpty && batch > 1
     let strideA = m * k, strideB = sharedB ? 0 : k * n, strideC = m * n

@@ -64,6 +64,7 @@ public func crossEntropy(_ logits: Tensor, targets: [Int], ignoreIndex: Int = -1
         throw TensorError.invalidArgument(op: "crossEntropy",
                                           detail: "target \(bad) out of range 0..<\(v) (ignore index \(ignoreIndex))")
     }
+    try Tensor.requireValues("crossEntropy", logits)
     let labelled = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
     let recording = needsGraph(logits)
     // d(mean loss)/d(logits) for an upstream gradient of 1, filled by the forward pass.

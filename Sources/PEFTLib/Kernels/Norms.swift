@@ -53,11 +53,11 @@ func layerNormForward(out y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePoi
         for r in range {
             let xs = x + r * c, ys = y + r * c
             let m = vectorSum(xs, c) / Float(c)
-            var variance: Float = 0
-            for j in 0..<c { let d = xs[j] - m; variance += d * d }
+            for j in 0..<c { ys[j] = xs[j] - m }
+            let variance = vectorDot(ys, ys, c)
             let s = 1 / (variance / Float(c) + eps).squareRoot()
             mean[r] = m; rstd[r] = s
-            for j in 0..<c { ys[j] = (xs[j] - m) * s }
+            for j in 0..<c { ys[j] *= s }
             if let w { for j in 0..<c { ys[j] *= w[j] } }
             if let b { for j in 0..<c { ys[j] += b[j] } }
         }
@@ -65,25 +65,25 @@ func layerNormForward(out y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePoi
 }
 
 /// dx += rstd · (ĝ − mean(ĝ) − x̂ · mean(ĝ·x̂)) with ĝ = dy·w; dw += Σ dy·x̂; db += Σ dy.
+/// `w` is all ones when the layer has no weight.
 func layerNormBackward(dInput dx: UnsafeMutablePointer<Float>?, dWeight dw: UnsafeMutablePointer<Float>?,
                        dBias db: UnsafeMutablePointer<Float>?, dOut dy: UnsafePointer<Float>,
-                       input x: UnsafePointer<Float>, weight w: UnsafePointer<Float>?,
+                       input x: UnsafePointer<Float>, weight w: UnsafePointer<Float>,
                        mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, channels c: Int) {
     if let dx {
         Threading.parallelFor(rows, minimumChunk: max(1, pointwiseGrain / max(c, 1))) { range in
+            let centered = UnsafeMutablePointer<Float>.allocate(capacity: max(c, 1))
+            defer { centered.deallocate() }
             for r in range {
                 let xs = x + r * c, gs = dy + r * c, ds = dx + r * c
                 let m = mean[r], s = rstd[r]
-                var sumG: Float = 0, sumGX: Float = 0
-                for j in 0..<c {
-                    let gh = gs[j] * (w?[j] ?? 1)
-                    sumG += gh
-                    sumGX += gh * (xs[j] - m) * s
-                }
+                // Σ ĝ and Σ ĝ·x̂ with ĝ = dy·w, x̂ = (x − m)·s (centred first: no cancellation)
+                for j in 0..<c { centered[j] = xs[j] - m }
+                let sumG = vectorDot(gs, w, c)
+                let sumGX = s * vectorDot3(gs, w, centered, c)
                 let meanG = sumG / Float(c), meanGX = sumGX / Float(c)
                 for j in 0..<c {
-                    let gh = gs[j] * (w?[j] ?? 1)
-                    ds[j] += s * (gh - meanG - (xs[j] - m) * s * meanGX)
+                    ds[j] += s * (gs[j] * w[j] - meanG - (xs[j] - m) * s * meanGX)
                 }
             }
         }
@@ -106,6 +106,7 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float = 1e-6) throws -> Te
         throw TensorError.shapeMismatch(op: "rmsNorm", lhs: x.shape, rhs: weight.shape,
                                         detail: "weight must be (C) for input (…, C)")
     }
+    try Tensor.requireValues("rmsNorm", x, weight)
     let c = weight.count, rows = c == 0 ? 0 : x.count / c
     let y = Tensor(uninitializedShape: x.shape)
     let rstd = TensorStorage(count: rows, zeroed: false)
@@ -133,16 +134,19 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
         throw TensorError.shapeMismatch(op: "layerNorm", lhs: x.shape, rhs: p.shape,
                                         detail: "weight and bias must be (C) for input (…, C)")
     }
+    try Tensor.requireValues("layerNorm", x, weight, bias)
     let y = Tensor(uninitializedShape: x.shape)
     let stats = TensorStorage(count: 2 * rows, zeroed: false) // mean, then rstd
     layerNormForward(out: y.pointer, mean: stats.base, rstd: stats.base + rows, input: x.pointer,
                      weight: weight?.pointer, bias: bias?.pointer, rows: rows, channels: c, eps: eps)
     if needsGraph(x, weight, bias) {
+        let ones: TensorStorage? = weight == nil ? TensorStorage(count: c, zeroed: false) : nil
+        ones?.base.update(repeating: 1, count: c)
         record(y, op: "layerNorm", inputs: [x] + [weight, bias].compactMap { $0 }) { g in
             layerNormBackward(dInput: x.requiresGrad ? x.gradBuffer().0 : nil,
                               dWeight: weight?.requiresGrad == true ? weight?.gradBuffer().0 : nil,
                               dBias: bias?.requiresGrad == true ? bias?.gradBuffer().0 : nil,
-                              dOut: g.pointer, input: x.pointer, weight: weight?.pointer,
+                              dOut: g.pointer, input: x.pointer, weight: weight?.pointer ?? ones!.base,
                               mean: stats.base, rstd: stats.base + rows, rows: rows, channels: c)
         }
     }

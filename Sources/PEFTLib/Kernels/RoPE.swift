@@ -91,6 +91,7 @@ public func rope(_ x: Tensor, heads: Int, positions: [Int], table: RotaryTable) 
         throw TensorError.invalidArgument(op: "rope", detail: "position \(bad) outside the table's 0..<\(table.maxPositions)")
     }
     if rows == 0 { return x }
+    try Tensor.requireValues("rope", x)
     let rowPositions = positions.count == rows ? positions : Array((0..<batch).map { _ in positions }.joined())
     let y = Tensor(uninitializedShape: x.shape)
     table.cosines.withUnsafeBufferPointer { c in

@@ -77,7 +77,7 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
         case maxPositionEmbeddings = "max_position_embeddings", tieWordEmbeddings = "tie_word_embeddings"
         case hiddenAct = "hidden_act", attentionBias = "attention_bias", mlpBias = "mlp_bias"
         case headDim = "head_dim", bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
-        case padTokenId = "pad_token_id", modelType = "model_type"
+        case padTokenId = "pad_token_id", modelType = "model_type", ropeParameters = "rope_parameters"
     }
 
     /// Builds and validates a config; the defaults are those of `transformers.LlamaConfig` (Llama-2-7B).
@@ -113,6 +113,18 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
             throw ConfigError(field: "model_type", problem: "expected \"llama\", found \"\(type)\"")
         }
         try rejectRopeScaling(c, key: .ropeScaling)
+        // transformers ≥ 5 writes `rope_parameters: {rope_type, rope_theta}` instead of `rope_theta`.
+        var theta: Double = try c.value(.ropeTheta, default: 10000)
+        if c.contains(.ropeParameters), (try? c.decodeNil(forKey: .ropeParameters)) == false {
+            guard let parameters = try? c.decode(RopeParametersProbe.self, forKey: .ropeParameters) else {
+                throw ConfigError(field: "rope_parameters", problem: "expected an object with rope_type and rope_theta")
+            }
+            if let type = parameters.ropeType, type != "default" {
+                throw ConfigError(field: "rope_parameters.rope_type",
+                                  problem: "unsupported rope scaling of type \"\(type)\" (only \"default\", plain RoPE, is supported)")
+            }
+            theta = parameters.ropeTheta ?? theta
+        }
         let act: String = try c.value(.hiddenAct, default: "silu")
         guard act == "silu" else {
             throw ConfigError(field: "hidden_act", problem: "unsupported activation \"\(act)\" (Llama uses \"silu\")")
@@ -132,7 +144,7 @@ public struct LlamaConfig: Codable, Sendable, Equatable {
                       numKeyValueHeads: c.optional(.numKeyValueHeads),
                       vocabSize: c.value(.vocabSize, default: 32000),
                       rmsNormEps: c.value(.rmsNormEps, default: 1e-6),
-                      ropeTheta: c.value(.ropeTheta, default: 10000),
+                      ropeTheta: theta,
                       maxPositionEmbeddings: c.value(.maxPositionEmbeddings, default: 2048),
                       tieWordEmbeddings: c.value(.tieWordEmbeddings, default: false),
                       hiddenAct: .silu,
@@ -563,6 +575,13 @@ private struct RopeScalingProbe: Decodable {
     var type: String?
     var ropeType: String?
     enum CodingKeys: String, CodingKey { case type, ropeType = "rope_type" }
+}
+
+/// The `rope_parameters` object of transformers ≥ 5 configs.
+private struct RopeParametersProbe: Decodable {
+    var ropeType: String?
+    var ropeTheta: Double?
+    enum CodingKeys: String, CodingKey { case ropeType = "rope_type", ropeTheta = "rope_theta" }
 }
 
 /// An unknown rope_scaling would silently give a wrong model: only null (or absence) is accepted.

@@ -130,6 +130,7 @@ extension Tensor {
         newShape[a] = range.count
         let lo = range.lowerBound, width = range.count * inner
         let result: Tensor
+        if outer != 1 { try Tensor.requireValues("slice", self) }
         if outer == 1 {
             result = Tensor(shape: newShape, storage: storage, offset: offset + lo * inner)
         } else {
@@ -160,6 +161,7 @@ extension Tensor {
             throw TensorError.invalidShape(op: "permute", shape: shape,
                                            detail: "axes \(axes) are not a permutation of 0..<\(rank)")
         }
+        try Tensor.requireValues("permute", self)
         let strides = contiguousStrides(shape)
         let outShape = axes.map { shape[$0] }
         let result = Tensor(uninitializedShape: outShape)
@@ -199,6 +201,7 @@ public func concat(_ tensors: [Tensor], axis: Int = 0) throws -> Tensor {
     guard let first = tensors.first else {
         throw TensorError.invalidArgument(op: "concat", detail: "needs at least one tensor")
     }
+    for t in tensors { try Tensor.requireValues("concat", t) }
     let a = try normalizedAxis(axis, rank: first.rank, op: "concat", shape: first.shape)
     for t in tensors.dropFirst() {
         var lhs = first.shape, rhs = t.shape

@@ -61,7 +61,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public var producingOp: String? { node?.op }
 
     public var description: String {
-        let values = count <= 8 ? toArray().map { "\($0)" }.joined(separator: ", ") : "…"
+        let values = isMeta ? "meta" : count <= 8 ? toArray().map { "\($0)" }.joined(separator: ", ") : "…"
         return "Tensor(\(shape), [\(values)]\(requiresGrad ? ", requiresGrad" : ""))"
     }
 
@@ -79,6 +79,18 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         values.withUnsafeBufferPointer { source in
             if let base = source.baseAddress { pointer.update(from: base, count: expected) }
         }
+        self.requiresGrad = requiresGrad
+    }
+
+    /// Creates a tensor whose values `body` writes in place (weight loading, dtype conversion)
+    /// without an intermediate array. The buffer starts zero-filled.
+    ///
+    ///     let w = try Tensor(shape: [out, inp]) { values in decodeBF16(bytes, into: values) }
+    public convenience init(shape: [Int], requiresGrad: Bool = false,
+                            initializingWith body: (UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
+        try Tensor.validate(shape: shape, op: "Tensor(shape:initializingWith:)")
+        self.init(uninitializedShape: shape, zeroed: true)
+        try body(UnsafeMutableBufferPointer(start: pointer, count: count))
         self.requiresGrad = requiresGrad
     }
 
@@ -132,24 +144,53 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         }
     }
 
+    // MARK: - Meta tensors
+
+    /// A tensor with a shape and no values (a model built from a config alone, to count
+    /// parameters): ops that would read it throw, pointwise ops return meta results.
+    public static func meta(_ shape: [Int], requiresGrad: Bool = false) throws -> Tensor {
+        try validate(shape: shape, op: "meta")
+        return Tensor(shape: shape, storage: TensorStorage(count: 0, zeroed: false), requiresGrad: requiresGrad)
+    }
+
+    /// True for a tensor without values (its storage is smaller than its shape needs).
+    public var isMeta: Bool { offset + count > storage.count }
+
+    /// A meta result of an op over meta inputs.
+    static func metaResult(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, storage: TensorStorage(count: 0, zeroed: false))
+    }
+
+    /// Throws if any of the tensors is meta: an op is about to read their values.
+    static func requireValues(_ op: String, _ tensors: Tensor?...) throws {
+        for t in tensors {
+            if let t, t.isMeta {
+                throw TensorError.invalidArgument(
+                    op: op, detail: "a tensor of shape \(t.shape) has no values (built without weights)")
+            }
+        }
+    }
+
     // MARK: - Export and in-place access
 
-    /// The values in row-major order.
+    /// The values in row-major order (empty for a meta tensor).
     public func toArray() -> [Float] {
-        Array(UnsafeBufferPointer(start: pointer, count: count))
+        if isMeta { return [] }
+        return Array(UnsafeBufferPointer(start: pointer, count: count))
     }
 
     /// The single value of a one-element tensor; throws otherwise.
     public func item() throws -> Float {
+        try Tensor.requireValues("item", self)
         guard count == 1 else {
             throw TensorError.invalidShape(op: "item", shape: shape, detail: "needs exactly one element")
         }
         return pointer.pointee
     }
 
-    /// Reads the values without copying.
+    /// Reads the values without copying (an empty buffer for a meta tensor).
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
-        try body(UnsafeBufferPointer(start: pointer, count: count))
+        try body(UnsafeBufferPointer(start: pointer, count: isMeta ? 0 : count))
     }
 
     /// Mutates the values in place (optimizers, weight loading); views see the change.
@@ -157,11 +198,12 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public func withUnsafeMutableBufferPointer<R>(
         _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
     ) rethrows -> R {
-        try body(UnsafeMutableBufferPointer(start: pointer, count: count))
+        try body(UnsafeMutableBufferPointer(start: pointer, count: isMeta ? 0 : count))
     }
 
     /// Overwrites the values in place from an array of the same count.
     public func assign(_ values: [Float]) throws {
+        try Tensor.requireValues("assign", self)
         guard values.count == count else {
             throw TensorError.shapeMismatch(op: "assign", lhs: shape, rhs: [values.count])
         }
@@ -172,6 +214,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
 
     /// self += scale · other, in place and without autodiff (SGD-style updates).
     public func addInPlace(_ other: Tensor, scale: Float = 1) throws {
+        try Tensor.requireValues("addInPlace", self, other)
         guard other.shape == shape else {
             throw TensorError.shapeMismatch(op: "addInPlace", lhs: shape, rhs: other.shape)
         }
@@ -181,6 +224,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
 
     /// A new leaf tensor with a copy of the values (no graph, no grad).
     public func detachedCopy(requiresGrad: Bool = false) -> Tensor {
+        if isMeta { return Tensor.metaResult(shape) }
         let t = Tensor(uninitializedShape: shape)
         t.pointer.update(from: pointer, count: count)
         t.requiresGrad = requiresGrad

@@ -1,0 +1,115 @@
+// `peftlab bench model`: whole-model throughput at the tiny and small LLaVA shapes of
+// DESIGN.md §5 — forward+backward of the loss with the whole LLM (and the projector)
+// trainable and the vision tower frozen, in tokens/s, and greedy generation with the KV
+// cache in new tokens/s. benchmarks/model_peer.py times the same in PyTorch + transformers.
+import Foundation
+
+/// One measured phase of the model benchmark.
+public struct ModelBenchmarkRow: Sendable, Codable, Equatable {
+    /// "tiny" or "small" (DESIGN.md §5).
+    public let model: String
+    /// "train full LLM" (forward+backward of the loss) or "generate" (greedy, KV cache).
+    public let phase: String
+    /// Rows in the batch.
+    public let batch: Int
+    /// Sequence length per row (image features included) for training; new tokens per row for generation.
+    public let tokens: Int
+    /// Median seconds of one step (one forward+backward, or one whole generate call).
+    public let seconds: Double
+    /// batch · tokens / seconds.
+    public let tokensPerSecond: Double
+}
+
+/// The model benchmark of issue 4 (not a timed test: call `ModelBenchmark.run()`).
+public enum ModelBenchmark {
+    /// A benchmark shape: the llava-hf config and the batch.
+    public struct Shape: Sendable {
+        public let name: String
+        public let config: LlavaConfig
+        /// Rows per batch and tokens per row, image features included.
+        public let batch: Int, sequenceLength: Int
+    }
+
+    /// DESIGN.md §5's shapes: projector hidden = text hidden, untied embeddings, features of
+    /// layer −2 without the class token; `<image>` is the last vocabulary id.
+    public static func shapes() throws -> [Shape] {
+        let tinyVision = try CLIPVisionConfig(hiddenSize: 128, intermediateSize: 512, numHiddenLayers: 4,
+                                              numAttentionHeads: 4, imageSize: 32, patchSize: 8)
+        let tinyText = try LlamaConfig(hiddenSize: 256, intermediateSize: 688, numHiddenLayers: 4, numAttentionHeads: 4,
+                                       numKeyValueHeads: 4, vocabSize: 1024, maxPositionEmbeddings: 512)
+        let smallVision = try CLIPVisionConfig(hiddenSize: 384, intermediateSize: 1536, numHiddenLayers: 6,
+                                               numAttentionHeads: 6, imageSize: 224, patchSize: 32)
+        let smallText = try LlamaConfig(hiddenSize: 576, intermediateSize: 1536, numHiddenLayers: 30, numAttentionHeads: 9,
+                                        numKeyValueHeads: 3, vocabSize: 49152, ropeTheta: 10000, maxPositionEmbeddings: 2048)
+        return [
+            Shape(name: "tiny", config: try LlavaConfig(visionConfig: tinyVision, textConfig: tinyText, imageTokenIndex: 1023),
+                  batch: 8, sequenceLength: 48),
+            Shape(name: "small", config: try LlavaConfig(visionConfig: smallVision, textConfig: smallText, imageTokenIndex: 49151),
+                  batch: 4, sequenceLength: 79),
+        ]
+    }
+
+    /// Deterministic batch: per row `[bos, <image>×features, text…]`, labels on the second half of the text.
+    static func batch(for shape: Shape, seed: UInt64) throws -> (ids: [[Int]], labels: [[Int]], pixels: Tensor) {
+        var rng = RandomGenerator(seed: seed)
+        let config = shape.config, features = config.imageFeatureCount
+        let text = shape.sequenceLength - 1 - features
+        guard text > 1 else { throw ModelError.invalidInput("sequence \(shape.sequenceLength) too short for \(features) image features") }
+        var ids: [[Int]] = [], labels: [[Int]] = []
+        for _ in 0..<shape.batch {
+            let words = (0..<text).map { _ in 3 + Int(rng.next() % UInt64(config.imageTokenIndex - 3)) }
+            ids.append([1] + Array(repeating: config.imageTokenIndex, count: features) + words)
+            labels.append(Array(repeating: -100, count: 1 + features + text / 2) + words[(text / 2)...])
+        }
+        let side = config.visionConfig.imageSize
+        let pixels = try Tensor.normal([shape.batch, 3, side, side], generator: &rng)
+        return (ids, labels, pixels)
+    }
+
+    /// Median of `repeats` timings of `body` after one warm-up call.
+    static func medianSeconds(repeats: Int, _ body: () throws -> Void) rethrows -> Double {
+        try body()
+        var times: [Double] = []
+        for _ in 0..<max(1, repeats) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    /// Runs both phases on each shape.
+    /// - Parameters:
+    ///   - models: names of the shapes to run ("tiny", "small")
+    ///   - threads: thread budget for the run (default: the current policy); restored afterwards
+    ///   - repeats: timed steps per phase (median reported)
+    ///   - newTokens: tokens generated per row
+    public static func run(models: [String] = ["tiny", "small"], threads: Int? = nil, repeats: Int = 5,
+                           newTokens: Int = 16) throws -> [ModelBenchmarkRow] {
+        let previous = Threading.threads
+        if let threads { Threading.setThreads(threads) }
+        defer { Threading.setThreads(previous) }
+        var rows: [ModelBenchmarkRow] = []
+        for shape in try shapes() where models.contains(shape.name) {
+            let model = try LlavaForConditionalGeneration(config: shape.config, initialization: .random(seed: 1))
+            model.model.visionTower.freeze()
+            let (ids, labels, pixels) = try batch(for: shape, seed: 2)
+            let train = try medianSeconds(repeats: repeats) {
+                let loss = try model.loss(inputIds: ids, pixelValues: pixels, labels: labels)
+                try loss.backward()
+                model.zeroGradients()
+            }
+            let trained = shape.batch * shape.sequenceLength
+            rows.append(ModelBenchmarkRow(model: shape.name, phase: "train full LLM", batch: shape.batch,
+                                          tokens: shape.sequenceLength, seconds: train,
+                                          tokensPerSecond: Double(trained) / train))
+            let prompts = ids.map { Array($0.prefix(shape.sequenceLength - newTokens)) }
+            let generate = try medianSeconds(repeats: max(1, repeats / 2)) {
+                _ = try model.generate(prompts: prompts, pixelValues: pixels, maxNewTokens: newTokens, endTokens: [])
+            }
+            rows.append(ModelBenchmarkRow(model: shape.name, phase: "generate", batch: shape.batch, tokens: newTokens,
+                                          seconds: generate, tokensPerSecond: Double(shape.batch * newTokens) / generate))
+        }
+        return rows
+    }
+}

@@ -1,0 +1,317 @@
+// Attaching a method to a model: resolve the targets among the decoder layers' projections,
+// put the replacement layers in place, and set the trainable set (vision tower always frozen,
+// connector tuned or frozen, base LLM frozen except the PEFT parameters; full fine-tuning
+// trains the whole LLM, connector-only just the projector). As peft's `get_peft_model` with
+// `_mark_only_adapters_as_trainable` and `modules_to_save`.
+
+// MARK: - Host
+
+/// The parts of a supported model that attaching needs.
+struct PEFTHost {
+    let languageModel: LlamaModel
+    /// Path of the language model in the tree: `model` (Llama) or `model.language_model` (LLaVA).
+    let languageModelPath: String
+    let lmHead: any LinearLayer
+    let connector: LlavaMultiModalProjector?
+    let visionTower: CLIPVisionModel?
+
+    init(_ model: any Module) throws {
+        if let llava = model as? LlavaForConditionalGeneration {
+            languageModel = llava.model.languageModel
+            languageModelPath = "model.language_model"
+            lmHead = llava.lmHead
+            connector = llava.model.multiModalProjector
+            visionTower = llava.model.visionTower
+        } else if let llama = model as? LlamaForCausalLM {
+            languageModel = llama.model
+            languageModelPath = "model"
+            lmHead = llama.lmHead
+            connector = nil
+            visionTower = nil
+        } else {
+            throw PEFTError.unsupported("PEFT methods attach to LlamaForCausalLM or LlavaForConditionalGeneration, "
+                                        + "not \(type(of: model))")
+        }
+    }
+
+    var config: LlamaConfig { languageModel.config }
+
+    /// Every replaceable projection: (path, layer index, HF name).
+    var projections: [(path: String, layer: Int, name: String)] {
+        languageModel.layers.indices.flatMap { i in
+            llamaProjectionNames.map { name in
+                let block = ["q_proj", "k_proj", "v_proj", "o_proj"].contains(name) ? "self_attn" : "mlp"
+                return ("\(languageModelPath).layers.\(i).\(block).\(name)", i, name)
+            }
+        }
+    }
+
+    func projection(layer: Int, name: String) -> any LinearLayer {
+        let l = languageModel.layers[layer]
+        switch name {
+        case "q_proj": return l.selfAttn.qProj
+        case "k_proj": return l.selfAttn.kProj
+        case "v_proj": return l.selfAttn.vProj
+        case "o_proj": return l.selfAttn.oProj
+        case "gate_proj": return l.mlp.gateProj
+        case "up_proj": return l.mlp.upProj
+        default: return l.mlp.downProj
+        }
+    }
+
+    func setProjection(layer: Int, name: String, to replacement: any LinearLayer) {
+        let l = languageModel.layers[layer]
+        switch name {
+        case "q_proj": l.selfAttn.qProj = replacement
+        case "k_proj": l.selfAttn.kProj = replacement
+        case "v_proj": l.selfAttn.vProj = replacement
+        case "o_proj": l.selfAttn.oProj = replacement
+        case "gate_proj": l.mlp.gateProj = replacement
+        case "up_proj": l.mlp.upProj = replacement
+        default: l.mlp.downProj = replacement
+        }
+    }
+
+    /// The projections matched by `names` (peft's suffix rule); throws for a name matching none.
+    func resolve(_ names: [String], root: any Module) throws -> [(path: String, layer: Int, name: String)] {
+        let all = projections
+        var selected = Set<String>()
+        for raw in names {
+            let target = expandProjectionName(raw)
+            let matches = all.filter { $0.path == target || $0.path.hasSuffix("." + target) }
+            if matches.isEmpty {
+                let linear = Set(root.namedModules().compactMap { entry -> String? in
+                    guard entry.module is any LinearLayer, let last = entry.path.split(separator: ".").last
+                    else { return nil }
+                    return String(last)
+                }).subtracting(llamaProjectionNames).subtracting(["base_layer", "lora_A", "lora_B",
+                                                                   "adapter_down", "adapter_up"])
+                throw PEFTError.noMatchingModule(target: raw, adaptable: llamaProjectionNames,
+                                                 otherLinear: linear.sorted())
+            }
+            for m in matches { selected.insert(m.path) }
+        }
+        return all.filter { selected.contains($0.path) }
+    }
+}
+
+// MARK: - Attachment
+
+/// What `attach` did: the method, the connector mode, the adapted modules and the prefix.
+public final class PEFTAttachment {
+    public let method: PEFTMethod
+    public let connector: ConnectorMode
+    /// Paths of the projections replaced by PEFT layers.
+    public let adaptedModules: [String]
+    /// Prefix-tuning's parameters (nil for the other methods).
+    public let prefix: PrefixEncoder?
+    /// Where the language model sits in the tree (`model`, `model.language_model`).
+    public let languageModelPath: String
+
+    init(method: PEFTMethod, connector: ConnectorMode, adaptedModules: [String], prefix: PrefixEncoder?,
+         languageModelPath: String) {
+        self.method = method
+        self.connector = connector
+        self.adaptedModules = adaptedModules
+        self.prefix = prefix
+        self.languageModelPath = languageModelPath
+    }
+
+    /// Number of scalar parameters the method adds (LoRA, IA3, adapter or prefix).
+    public func addedParameterCount(in model: any Module) -> Int {
+        addedParameters(in: model).reduce(0) { $0 + $1.tensor.count } + (prefix?.parameterCount ?? 0)
+    }
+}
+
+/// Parameters of PEFT layers in a model, by path.
+func addedParameters(in model: any Module) -> [(path: String, tensor: Tensor)] {
+    var ids = Set<ObjectIdentifier>()
+    for (_, module) in model.namedModules() {
+        if let layer = module as? any PEFTLayer {
+            for (_, t) in layer.adapterParameters { ids.insert(ObjectIdentifier(t)) }
+        }
+    }
+    return model.namedParameters().filter { ids.contains(ObjectIdentifier($0.tensor)) }
+}
+
+/// Paths of the PEFT layers already in a model.
+public func adaptedModulePaths(in model: any Module) -> [String] {
+    model.namedModules().filter { $0.module is any PEFTLayer }.map(\.path)
+}
+
+// MARK: - Attach
+
+/// Attaches a method to a Llama or LLaVA model and sets which parameters train.
+///
+/// The vision tower is always frozen; the connector trains with `.tuned`; the language model is
+/// frozen except the method's parameters (`.full`: all of it trains; `.connectorOnly`: only the
+/// projector).
+///
+///     let llava = try LlavaForConditionalGeneration(config: config, initialization: .meta)
+///     let a = try attach(method: .lora(.study), to: llava, connector: .tuned)
+///     print(llava.trainableParameterCount)       // 319,815,680 + 20,979,712
+///
+/// - Parameters:
+///   - connector: `.tuned` or `.frozen`; nil means frozen, or tuned for `.connectorOnly`
+///   - replacing: removes PEFT layers already in the model first (otherwise that is an error)
+///   - seed: initialises the new parameters
+/// - Throws: `PEFTError` for a target matching no module (listing those that exist), non-positive
+///   sizes, a model already adapted, a connector asked of a model without one.
+@discardableResult
+public func attach(method: PEFTMethod, to model: any Module, connector: ConnectorMode? = nil,
+                   replacing: Bool = false, seed: UInt64 = 0) throws -> PEFTAttachment {
+    try method.validate()
+    let host = try PEFTHost(model)
+    let connectorMode: ConnectorMode
+    switch (method, connector) {
+    case (.connectorOnly, .frozen?):
+        throw PEFTError.invalidValue(field: "connector", detail: "connector-only training with a frozen connector trains nothing")
+    case (.connectorOnly, _): connectorMode = .tuned
+    case (_, let mode?): connectorMode = mode
+    case (_, nil): connectorMode = .frozen
+    }
+    if connectorMode == .tuned && host.connector == nil { throw PEFTError.noConnector }
+    let existing = adaptedModulePaths(in: model)
+    if !existing.isEmpty {
+        guard replacing else { throw PEFTError.alreadyAdapted(modules: existing) }
+        try detachAdapters(from: model)
+    }
+
+    var generator = RandomGenerator(seed: seed)
+    var adapted: [String] = []
+    var prefix: PrefixEncoder?
+    let config = host.config
+
+    switch method {
+    case let .lora(c):
+        let names: [String]
+        switch c.targets {
+        case .attention: names = ["q_proj", "k_proj", "v_proj", "o_proj"]
+        case .mlp: names = ["gate_proj", "up_proj", "down_proj"]
+        case .both: names = llamaProjectionNames
+        case let .modules(list): names = list
+        }
+        let targets = try host.resolve(names, root: model)
+        // Validate all before changing the model.
+        var replacements: [(Int, String, any LinearLayer)] = []
+        for t in targets {
+            let lora = try LoRALinear.from(base: host.projection(layer: t.layer, name: t.name), rank: c.rank,
+                                           alpha: Float(c.alpha), dropout: Float(c.dropout), generator: &generator)
+            replacements.append((t.layer, t.name, lora))
+        }
+        for (l, n, r) in replacements { host.setProjection(layer: l, name: n, to: r) }
+        adapted = targets.map(\.path)
+
+    case let .ia3(c):
+        let names: [String]
+        switch c.targets {
+        case .attention: names = ["k_proj", "v_proj"]
+        case .mlp: names = ["down_proj"]
+        case .both: names = ["k_proj", "v_proj", "down_proj"]
+        case let .modules(list): names = list
+        }
+        let targets = try host.resolve(names, root: model)
+        let feedforward = Set(c.feedforwardModules.map(expandProjectionName))
+        var replacements: [(Int, String, any LinearLayer)] = []
+        for t in targets {
+            let isFF = feedforward.contains(t.name) || feedforward.contains { t.path.hasSuffix("." + $0) || t.path == $0 }
+            replacements.append((t.layer, t.name, try IA3Linear.from(base: host.projection(layer: t.layer, name: t.name),
+                                                                     feedforward: isFF)))
+        }
+        for (l, n, r) in replacements { host.setProjection(layer: l, name: n, to: r) }
+        adapted = targets.map(\.path)
+
+    case let .adapter(c):
+        // Series: the study's placement; parallel: beside the same projections.
+        let placements: [(String, AdapterPlacement)]
+        let attentionSites: [(String, AdapterPlacement)] = [("o_proj", .output)]
+        let mlpSites: [(String, AdapterPlacement)] = [("gate_proj", .input), ("up_proj", .input), ("down_proj", .output)]
+        switch c.location {
+        case .attention: placements = attentionSites
+        case .mlp: placements = mlpSites
+        case .both: placements = attentionSites + mlpSites
+        case let .modules(list):
+            placements = list.map { name in
+                let n = expandProjectionName(name)
+                let output = n.hasSuffix("o_proj") || n.hasSuffix("down_proj")
+                return (n, output ? .output : .input)
+            }
+        }
+        var replacements: [(Int, String, any LinearLayer)] = []
+        var paths: [String] = []
+        for (name, seriesPlacement) in placements {
+            for t in try host.resolve([name], root: model) {
+                let placement = c.style == .parallel ? AdapterPlacement.parallel : seriesPlacement
+                let layer = try AdapterLinear.from(base: host.projection(layer: t.layer, name: t.name),
+                                                   size: c.bottleneckSize, placement: placement,
+                                                   activation: c.activation, scaling: Float(c.scaling),
+                                                   dropout: Float(c.dropout), initStd: Float(c.initStd),
+                                                   generator: &generator)
+                replacements.append((t.layer, t.name, layer))
+                paths.append(t.path)
+            }
+        }
+        for (l, n, r) in replacements { host.setProjection(layer: l, name: n, to: r) }
+        adapted = paths
+
+    case let .prefix(c):
+        let meta = host.languageModel.embedTokens.weight.isMeta
+        prefix = try PrefixEncoder(configuration: c, layers: config.numHiddenLayers, kvDim: config.kvDim,
+                                   hiddenSize: config.hiddenSize, meta: meta, generator: &generator)
+
+    case .full, .connectorOnly:
+        break
+    }
+
+    // Trainable set: everything frozen (PEFT layers keep their own parameters), then the parts.
+    model.freeze()
+    host.visionTower?.freeze()
+    if case .full = method {
+        host.languageModel.unfreeze()
+        host.lmHead.unfreeze()
+    }
+    if connectorMode == .tuned { host.connector?.unfreeze() }
+    return PEFTAttachment(method: method, connector: connectorMode, adaptedModules: adapted, prefix: prefix,
+                          languageModelPath: host.languageModelPath)
+}
+
+/// Puts the base projections back in place of every PEFT layer (unmerging LoRA and IA3 first).
+public func detachAdapters(from model: any Module) throws {
+    let host = try PEFTHost(model)
+    for t in host.projections {
+        let layer = host.projection(layer: t.layer, name: t.name)
+        switch layer {
+        case let lora as LoRALinear: host.setProjection(layer: t.layer, name: t.name, to: try lora.reverted())
+        case let ia3 as IA3Linear: host.setProjection(layer: t.layer, name: t.name, to: try ia3.reverted())
+        case let adapter as AdapterLinear: host.setProjection(layer: t.layer, name: t.name, to: adapter.reverted())
+        default: break
+        }
+    }
+}
+
+/// Merges every LoRA and IA3 layer of a model into its base weights, in place.
+public func mergeAdapters(in model: any Module) throws {
+    for (path, module) in model.namedModules() {
+        switch module {
+        case let lora as LoRALinear: try lora.merge()
+        case let ia3 as IA3Linear: try ia3.merge()
+        case is AdapterLinear: throw PEFTError.unsupported("the adapter at \(path) has a non-linearity and cannot merge")
+        default: break
+        }
+    }
+}
+
+/// Takes every merged LoRA and IA3 update back out of the base weights.
+public func unmergeAdapters(in model: any Module) throws {
+    for (_, module) in model.namedModules() {
+        if let lora = module as? LoRALinear { try lora.unmerge() }
+        if let ia3 = module as? IA3Linear { try ia3.unmerge() }
+    }
+}
+
+/// Turns dropout of every PEFT layer on (training) or off (evaluation).
+public func setAdapterTraining(_ training: Bool, in model: any Module) {
+    for (_, module) in model.namedModules() {
+        if let layer = module as? any PEFTLayer { layer.isTraining = training }
+    }
+}

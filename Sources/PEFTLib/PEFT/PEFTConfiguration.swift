@@ -1,0 +1,354 @@
+// The configurations of the study's PEFT methods (LoRA, IA3, bottleneck Adapter, Prefix-tuning),
+// the baselines (full fine-tuning, connector-only), where a method goes (`PEFTLocation`) and the
+// errors of attaching one. Codable, Sendable structs with snake_case keys and validation in
+// `init(from:)`, as peft's `tuners/<method>/config.py` and mlx-swift-lm's `LoRAConfiguration`.
+
+import Foundation
+
+// MARK: - Errors
+
+/// A PEFT method that cannot be attached, saved or loaded as asked.
+public enum PEFTError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// A target name that matches no module; lists the names that exist.
+    case noMatchingModule(target: String, adaptable: [String], otherLinear: [String])
+    /// A size that must be positive (rank, alpha, bottleneck size, virtual tokens).
+    case nonPositive(field: String, value: Double)
+    /// A value outside its range (dropout probability, …).
+    case invalidValue(field: String, detail: String)
+    /// The model already carries PEFT layers.
+    case alreadyAdapted(modules: [String])
+    /// The connector was asked for on a model without one (a plain Llama).
+    case noConnector
+    /// An operation the layer or method does not support (merging an adapter, …).
+    case unsupported(String)
+    /// A saved adapter whose configuration does not fit the model or the method.
+    case configMismatch(field: String, expected: String, found: String)
+    /// A saved adapter file that is missing or malformed.
+    case invalidAdapterFile(String)
+
+    public var description: String {
+        switch self {
+        case let .noMatchingModule(target, adaptable, other):
+            return "target '\(target)' matches no module; adaptable modules: \(adaptable.joined(separator: ", "))"
+                + (other.isEmpty ? "" : "; other linear modules (not adaptable): \(other.joined(separator: ", "))")
+        case let .nonPositive(field, value):
+            return "\(field) must be positive, found \(TableValue.format(value))"
+        case let .invalidValue(field, detail): return "invalid \(field): \(detail)"
+        case let .alreadyAdapted(modules):
+            return "the model is already adapted (\(modules.prefix(3).joined(separator: ", "))"
+                + (modules.count > 3 ? " and \(modules.count - 3) more" : "")
+                + "); pass replacing: true to replace the existing method, or start from the base model"
+        case .noConnector: return "the model has no connector (multi_modal_projector) to tune"
+        case let .unsupported(detail): return detail
+        case let .configMismatch(field, expected, found):
+            return "adapter config mismatch: \(field) is \(found) in the adapter, the model has \(expected)"
+        case let .invalidAdapterFile(detail): return "invalid adapter files: \(detail)"
+        }
+    }
+}
+
+// MARK: - Location
+
+/// Where in each decoder layer a method goes: the study's location analysis.
+///
+/// Per method: LoRA `.attention` = q, k, v, o; `.mlp` = gate, up, down; `.both` = all seven.
+/// IA3 `.attention` = k, v (output scaling); `.mlp` = down (input scaling); `.both` = k, v, down.
+/// Adapter `.attention` = after o_proj; `.mlp` = before gate_proj, before up_proj, after down_proj;
+/// `.both` = the union. `.modules` names modules as peft's `target_modules` does: a name matches
+/// a module whose path equals it or ends with `.name` (`q_proj`, `layers.0.self_attn.q_proj`).
+public enum PEFTLocation: Codable, Sendable, Equatable, Hashable {
+    case attention
+    case mlp
+    case both
+    case modules([String])
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let names = try? container.decode([String].self) {
+            self = .modules(names)
+            return
+        }
+        let name = try container.decode(String.self)
+        switch name {
+        case "attention": self = .attention
+        case "mlp": self = .mlp
+        case "both": self = .both
+        default: self = .modules([name])
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .attention: try container.encode("attention")
+        case .mlp: try container.encode("mlp")
+        case .both: try container.encode("both")
+        case let .modules(names): try container.encode(names)
+        }
+    }
+}
+
+/// Whether the connector (LLaVA's multi_modal_projector) trains along with the method.
+public enum ConnectorMode: String, Codable, Sendable {
+    case tuned
+    case frozen
+}
+
+/// The seven Llama projections PEFT layers can replace, by Hugging Face name.
+public let llamaProjectionNames = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+/// Short names accepted in targets: `q` → `q_proj`, `gate` → `gate_proj`.
+func expandProjectionName(_ name: String) -> String {
+    ["q", "k", "v", "o", "gate", "up", "down"].contains(name) ? name + "_proj" : name
+}
+
+// MARK: - LoRA
+
+/// LoRA: y = W x + (α / r) · B A dropout(x), A Kaiming-uniform (a = √5), B zeros.
+public struct LoRAConfiguration: Codable, Sendable, Equatable {
+    public var rank: Int
+    public var alpha: Double
+    public var dropout: Double
+    public var targets: PEFTLocation
+
+    enum CodingKeys: String, CodingKey {
+        case rank = "r", alpha = "lora_alpha", dropout = "lora_dropout", targets = "target_modules"
+    }
+
+    /// The study's setting: r = 128, α = 256, dropout 0.05, all seven projections.
+    public static let study = LoRAConfiguration(uncheckedRank: 128, alpha: 256, dropout: 0.05, targets: .both)
+
+    public init(rank: Int, alpha: Double, dropout: Double = 0, targets: PEFTLocation = .both) throws {
+        self.init(uncheckedRank: rank, alpha: alpha, dropout: dropout, targets: targets)
+        try validate()
+    }
+
+    private init(uncheckedRank rank: Int, alpha: Double, dropout: Double, targets: PEFTLocation) {
+        self.rank = rank
+        self.alpha = alpha
+        self.dropout = dropout
+        self.targets = targets
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        rank = try c.decode(Int.self, forKey: .rank)
+        alpha = try c.decodeIfPresent(Double.self, forKey: .alpha) ?? 8
+        dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? 0
+        targets = try c.decodeIfPresent(PEFTLocation.self, forKey: .targets) ?? .modules(["q_proj", "v_proj"])
+        try validate()
+    }
+
+    /// α / r, the factor of the low-rank update.
+    public var scaling: Double { alpha / Double(rank) }
+
+    func validate() throws {
+        if rank <= 0 { throw PEFTError.nonPositive(field: "LoRA rank", value: Double(rank)) }
+        if alpha <= 0 { throw PEFTError.nonPositive(field: "LoRA alpha", value: alpha) }
+        if !(0..<1).contains(dropout) {
+            throw PEFTError.invalidValue(field: "LoRA dropout", detail: "\(dropout) is not in [0, 1)")
+        }
+    }
+}
+
+// MARK: - IA3
+
+/// IA3: learned vectors initialised to ones; on k and v they scale the output, on down_proj
+/// (feed-forward) they scale the input.
+public struct IA3Configuration: Codable, Sendable, Equatable {
+    public var targets: PEFTLocation
+    /// Modules whose input (not output) is scaled; peft's `feedforward_modules`.
+    public var feedforwardModules: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case targets = "target_modules", feedforwardModules = "feedforward_modules"
+    }
+
+    /// The study's setting: k, v and down_proj.
+    public static let study = IA3Configuration(targets: .both)
+
+    public init(targets: PEFTLocation = .both, feedforwardModules: [String] = ["down_proj"]) {
+        self.targets = targets
+        self.feedforwardModules = feedforwardModules
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        targets = try c.decodeIfPresent(PEFTLocation.self, forKey: .targets) ?? .both
+        feedforwardModules = try c.decodeIfPresent([String].self, forKey: .feedforwardModules) ?? ["down_proj"]
+    }
+}
+
+// MARK: - Adapter
+
+/// Series adapters sit on a projection's input or output; the parallel variant runs beside it.
+public enum AdapterStyle: String, Codable, Sendable {
+    /// x + s · up(act(down(dropout(x)))) on the input or output of the projection.
+    case series
+    /// W x + s · up(act(down(dropout(x)))) beside the projection.
+    case parallel
+}
+
+/// The adapter's non-linearity (the study: tanh).
+public enum AdapterActivation: String, Codable, Sendable {
+    case tanh, relu, sigmoid, silu
+}
+
+/// Bottleneck adapter as in the LLM-Adapters code the study used; down and up without bias,
+/// both N(0, 0.02), scaling 1.
+public struct AdapterConfiguration: Codable, Sendable, Equatable {
+    public var bottleneckSize: Int
+    public var location: PEFTLocation
+    public var style: AdapterStyle
+    public var activation: AdapterActivation
+    public var dropout: Double
+    public var scaling: Double
+    public var initStd: Double
+
+    enum CodingKeys: String, CodingKey {
+        case bottleneckSize = "bottleneck_size", location = "target_modules", style
+        case activation = "non_linearity", dropout = "adapter_dropout", scaling, initStd = "init_std"
+    }
+
+    /// The study's setting: bottleneck 256 at the MLP location, series.
+    public static let study = AdapterConfiguration(unchecked: 256, location: .mlp, style: .series)
+
+    public init(bottleneckSize: Int, location: PEFTLocation = .mlp, style: AdapterStyle = .series,
+                activation: AdapterActivation = .tanh, dropout: Double = 0, scaling: Double = 1,
+                initStd: Double = 0.02) throws {
+        self.init(unchecked: bottleneckSize, location: location, style: style, activation: activation,
+                  dropout: dropout, scaling: scaling, initStd: initStd)
+        try validate()
+    }
+
+    private init(unchecked size: Int, location: PEFTLocation, style: AdapterStyle,
+                 activation: AdapterActivation = .tanh, dropout: Double = 0, scaling: Double = 1,
+                 initStd: Double = 0.02) {
+        bottleneckSize = size
+        self.location = location
+        self.style = style
+        self.activation = activation
+        self.dropout = dropout
+        self.scaling = scaling
+        self.initStd = initStd
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        bottleneckSize = try c.decode(Int.self, forKey: .bottleneckSize)
+        location = try c.decodeIfPresent(PEFTLocation.self, forKey: .location) ?? .mlp
+        style = try c.decodeIfPresent(AdapterStyle.self, forKey: .style) ?? .series
+        activation = try c.decodeIfPresent(AdapterActivation.self, forKey: .activation) ?? .tanh
+        dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? 0
+        scaling = try c.decodeIfPresent(Double.self, forKey: .scaling) ?? 1
+        initStd = try c.decodeIfPresent(Double.self, forKey: .initStd) ?? 0.02
+        try validate()
+    }
+
+    func validate() throws {
+        if bottleneckSize <= 0 { throw PEFTError.nonPositive(field: "adapter size", value: Double(bottleneckSize)) }
+        if !(0..<1).contains(dropout) {
+            throw PEFTError.invalidValue(field: "adapter dropout", detail: "\(dropout) is not in [0, 1)")
+        }
+        if initStd < 0 { throw PEFTError.invalidValue(field: "adapter init_std", detail: "\(initStd) is negative") }
+    }
+}
+
+// MARK: - Prefix
+
+/// Prefix-tuning: per-layer virtual keys and values, optionally produced by the
+/// reparameterisation MLP Embedding → Linear → tanh → Linear(2·L·d).
+public struct PrefixConfiguration: Codable, Sendable, Equatable {
+    public var virtualTokens: Int
+    public var projection: Bool
+    /// Width of the MLP's hidden layer (peft's `encoder_hidden_size`); the model width if nil.
+    public var encoderHiddenSize: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case virtualTokens = "num_virtual_tokens", projection = "prefix_projection"
+        case encoderHiddenSize = "encoder_hidden_size"
+    }
+
+    /// The study's setting: 20 virtual tokens, no reparameterisation.
+    public static let study = PrefixConfiguration(unchecked: 20, projection: false)
+
+    public init(virtualTokens: Int, projection: Bool = false, encoderHiddenSize: Int? = nil) throws {
+        self.init(unchecked: virtualTokens, projection: projection, encoderHiddenSize: encoderHiddenSize)
+        try validate()
+    }
+
+    private init(unchecked tokens: Int, projection: Bool, encoderHiddenSize: Int? = nil) {
+        virtualTokens = tokens
+        self.projection = projection
+        self.encoderHiddenSize = encoderHiddenSize
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        virtualTokens = try c.decode(Int.self, forKey: .virtualTokens)
+        projection = try c.decodeIfPresent(Bool.self, forKey: .projection) ?? false
+        encoderHiddenSize = try c.decodeIfPresent(Int.self, forKey: .encoderHiddenSize)
+        try validate()
+    }
+
+    func validate() throws {
+        if virtualTokens <= 0 { throw PEFTError.nonPositive(field: "virtual tokens", value: Double(virtualTokens)) }
+        if let e = encoderHiddenSize, e <= 0 { throw PEFTError.nonPositive(field: "encoder hidden size", value: Double(e)) }
+    }
+}
+
+// MARK: - Method
+
+/// One of the study's methods or baselines.
+///
+///     let method = try PEFTMethod.lora(rank: 128, alpha: 256, dropout: 0.05, targets: .both)
+///     let attachment = try attach(method: method, to: llava, connector: .tuned)
+public enum PEFTMethod: Codable, Sendable, Equatable {
+    case lora(LoRAConfiguration)
+    case ia3(IA3Configuration)
+    case adapter(AdapterConfiguration)
+    case prefix(PrefixConfiguration)
+    /// Every parameter of the language model trains.
+    case full
+    /// Only the connector trains.
+    case connectorOnly
+
+    public static func lora(rank: Int, alpha: Double, dropout: Double = 0,
+                            targets: PEFTLocation = .both) throws -> PEFTMethod {
+        .lora(try LoRAConfiguration(rank: rank, alpha: alpha, dropout: dropout, targets: targets))
+    }
+
+    public static func ia3(targets: PEFTLocation = .both) -> PEFTMethod { .ia3(IA3Configuration(targets: targets)) }
+
+    public static func adapter(size: Int, location: PEFTLocation = .mlp,
+                               style: AdapterStyle = .series) throws -> PEFTMethod {
+        .adapter(try AdapterConfiguration(bottleneckSize: size, location: location, style: style))
+    }
+
+    public static func prefix(tokens: Int, projection: Bool = false) throws -> PEFTMethod {
+        .prefix(try PrefixConfiguration(virtualTokens: tokens, projection: projection))
+    }
+
+    /// Short name for tables: lora, ia3, adapter, prefix, full, connector.
+    public var name: String {
+        switch self {
+        case .lora: return "lora"
+        case .ia3: return "ia3"
+        case .adapter: return "adapter"
+        case .prefix: return "prefix"
+        case .full: return "full"
+        case .connectorOnly: return "connector"
+        }
+    }
+
+    /// Checks the sizes (configurations built in code skip the throwing initialisers' checks
+    /// only for the study presets).
+    public func validate() throws {
+        switch self {
+        case let .lora(c): try c.validate()
+        case let .adapter(c): try c.validate()
+        case let .prefix(c): try c.validate()
+        case .ia3, .full, .connectorOnly: break
+        }
+    }
+}

@@ -1,0 +1,209 @@
+// Adapter files in the Hugging Face PEFT layout: `adapter_config.json` (peft_type, task_type, r,
+// lora_alpha, target_modules, …) and `adapter_model.safetensors` keyed `base_model.model.<path>`
+// without peft's adapter name (`…q_proj.lora_A.weight`, `…k_proj.ia3_l`, `prompt_embeddings`).
+// A tuned connector goes into the same file as peft's `modules_to_save` writes it
+// (`base_model.model.model.multi_modal_projector.linear_1.weight`, config `modules_to_save`).
+// The bottleneck adapter uses LLM-Adapters' `BOTTLENECK` type and key names.
+
+import Foundation
+
+/// The peft key prefix of every module path.
+let peftKeyPrefix = "base_model.model."
+
+// MARK: - Save
+
+/// Writes the method's parameters (and the tuned connector) in the Hugging Face PEFT layout.
+///
+///     let a = try attach(method: .lora(rank: 8, alpha: 16), to: model)
+///     try saveAdapter(model, attachment: a, to: "runs/lora-qv")
+///     // runs/lora-qv/adapter_config.json, runs/lora-qv/adapter_model.safetensors
+public func saveAdapter(_ model: any Module, attachment: PEFTAttachment, to directory: String) throws {
+    let host = try PEFTHost(model)
+    var config: [String: Any] = ["task_type": "CAUSAL_LM", "base_model_name_or_path": NSNull(),
+                                 "inference_mode": true, "revision": NSNull(), "peftlab_version": 1]
+    var writer = SafetensorsWriter()
+    func add(_ path: String, _ tensor: Tensor) throws {
+        try Tensor.requireValuesForSaving(tensor, path)
+        try writer.add(peftKeyPrefix + path, shape: tensor.shape, values: tensor.toArray())
+    }
+    let moduleNames = Array(Set(attachment.adaptedModules.compactMap { $0.split(separator: ".").last.map(String.init) }))
+        .sorted { (llamaProjectionNames.firstIndex(of: $0) ?? 99) < (llamaProjectionNames.firstIndex(of: $1) ?? 99) }
+    switch attachment.method {
+    case let .lora(c):
+        config.merge(["peft_type": "LORA", "r": c.rank, "lora_alpha": c.alpha, "lora_dropout": c.dropout,
+                      "target_modules": moduleNames, "bias": "none", "fan_in_fan_out": false,
+                      "init_lora_weights": true, "use_rslora": false, "use_dora": false]) { $1 }
+    case let .ia3(c):
+        config.merge(["peft_type": "IA3", "target_modules": moduleNames,
+                      "feedforward_modules": c.feedforwardModules.map(expandProjectionName).filter(moduleNames.contains),
+                      "fan_in_fan_out": false, "init_ia3_weights": true]) { $1 }
+    case let .adapter(c):
+        config.merge(["peft_type": "BOTTLENECK", "bottleneck_size": c.bottleneckSize,
+                      "non_linearity": c.activation.rawValue, "adapter_dropout": c.dropout, "scaling": c.scaling,
+                      "use_parallel_adapter": c.style == .parallel, "use_adapterp": false,
+                      "target_modules": moduleNames, "init_std": c.initStd]) { $1 }
+    case let .prefix(c):
+        let t = host.config
+        config.merge(["peft_type": "PREFIX_TUNING", "num_virtual_tokens": c.virtualTokens,
+                      "num_layers": t.numHiddenLayers, "token_dim": t.hiddenSize,
+                      "num_attention_heads": t.numAttentionHeads, "num_transformer_submodules": 1,
+                      "prefix_projection": c.projection,
+                      "encoder_hidden_size": c.encoderHiddenSize ?? t.hiddenSize]) { $1 }
+        guard let prefix = attachment.prefix else { throw PEFTError.unsupported("the attachment has no prefix") }
+        let table = try withNoGrad { try prefix.table() }                     // (P, 2·L·d)
+        try Tensor.requireValuesForSaving(table, "prompt_embeddings")
+        try writer.add("prompt_embeddings", shape: table.shape, values: table.toArray())
+    case .connectorOnly:
+        config.merge(["peft_type": "CONNECTOR"]) { $1 }
+    case .full:
+        throw PEFTError.unsupported("full fine-tuning has no adapter: save the model's weights instead")
+    }
+    for (path, tensor) in addedParameters(in: model) { try add(path.replacingOccurrences(of: ".base_layer", with: ""), tensor) }
+    if attachment.connector == .tuned, let connector = host.connector {
+        config["modules_to_save"] = ["multi_modal_projector"]
+        for (path, tensor) in connector.namedParameters() { try add("model.multi_modal_projector." + path, tensor) }
+    } else {
+        config["modules_to_save"] = NSNull()
+    }
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+    try json.write(to: URL(fileURLWithPath: directory + "/adapter_config.json"), options: .atomic)
+    try writer.write(to: directory + "/adapter_model.safetensors")
+}
+
+extension Tensor {
+    static func requireValuesForSaving(_ t: Tensor, _ name: String) throws {
+        if t.isMeta { throw ModelError.metaModel(operation: "save \(name) of") }
+    }
+}
+
+// MARK: - Load
+
+/// The method an `adapter_config.json` describes (LORA, IA3, BOTTLENECK, PREFIX_TUNING, CONNECTOR).
+public func adapterMethod(configPath: String) throws -> (method: PEFTMethod, connector: ConnectorMode) {
+    guard let data = FileManager.default.contents(atPath: configPath),
+          let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        throw PEFTError.invalidAdapterFile("cannot read '\(configPath)' as a JSON object")
+    }
+    func targets() -> PEFTLocation {
+        if let list = json["target_modules"] as? [String] { return .modules(list) }
+        if let one = json["target_modules"] as? String { return .modules([one]) }
+        return .both
+    }
+    let saved = (json["modules_to_save"] as? [String]) ?? []
+    let connector: ConnectorMode = saved.contains { $0.hasSuffix("multi_modal_projector") } ? .tuned : .frozen
+    let type = (json["peft_type"] as? String) ?? ""
+    let method: PEFTMethod
+    switch type {
+    case "LORA":
+        guard let r = json["r"] as? Int else { throw PEFTError.invalidAdapterFile("LORA config without r") }
+        if (json["use_dora"] as? Bool) == true || (json["use_rslora"] as? Bool) == true {
+            throw PEFTError.unsupported("DoRA and rsLoRA adapters are not part of the study's LoRA")
+        }
+        method = .lora(try LoRAConfiguration(rank: r, alpha: (json["lora_alpha"] as? Double) ?? 8,
+                                             dropout: (json["lora_dropout"] as? Double) ?? 0, targets: targets()))
+    case "IA3":
+        method = .ia3(IA3Configuration(targets: targets(),
+                                       feedforwardModules: (json["feedforward_modules"] as? [String]) ?? []))
+    case "BOTTLENECK":
+        guard let size = json["bottleneck_size"] as? Int else {
+            throw PEFTError.invalidAdapterFile("BOTTLENECK config without bottleneck_size")
+        }
+        method = .adapter(try AdapterConfiguration(
+            bottleneckSize: size, location: targets(),
+            style: (json["use_parallel_adapter"] as? Bool) == true ? .parallel : .series,
+            activation: AdapterActivation(rawValue: (json["non_linearity"] as? String) ?? "tanh") ?? .tanh,
+            dropout: (json["adapter_dropout"] as? Double) ?? 0, scaling: (json["scaling"] as? Double) ?? 1))
+    case "PREFIX_TUNING":
+        guard let tokens = json["num_virtual_tokens"] as? Int else {
+            throw PEFTError.invalidAdapterFile("PREFIX_TUNING config without num_virtual_tokens")
+        }
+        method = .prefix(try PrefixConfiguration(virtualTokens: tokens, projection: false))
+    case "CONNECTOR": method = .connectorOnly
+    default: throw PEFTError.unsupported("peft_type '\(type)' is not one of the study's methods")
+    }
+    return (method, connector)
+}
+
+/// Loads an adapter saved in the Hugging Face PEFT layout (by PEFTLib or Python peft) onto a base model.
+///
+/// The adapted modules come from the file's keys (peft may store `target_modules` as a regex);
+/// a key naming a module the model lacks, or a shape the model's layers do not fit, is a
+/// `PEFTError.configMismatch` naming it. Prefix adapters load as a table (`prompt_embeddings`).
+@discardableResult
+public func loadAdapter(from directory: String, into model: any Module) throws -> PEFTAttachment {
+    let (savedMethod, connector) = try adapterMethod(configPath: directory + "/adapter_config.json")
+    let file = try SafetensorsFile(path: directory + "/adapter_model.safetensors")
+    let host = try PEFTHost(model)
+    let isLlava = model is LlavaForConditionalGeneration
+    // File key → parameter path (peft prefix dropped; transformers 4 LLaVA keys renamed).
+    var paths: [String: String] = [:]
+    for key in file.names where key != "prompt_embeddings" {
+        guard key.hasPrefix(peftKeyPrefix) else {
+            throw PEFTError.invalidAdapterFile("key '\(key)' does not start with '\(peftKeyPrefix)'")
+        }
+        var path = String(key.dropFirst(peftKeyPrefix.count)).replacingOccurrences(of: ".default.", with: ".")
+        if isLlava { path = LlavaForConditionalGeneration.parameterPath(forCheckpointKey: path) }
+        paths[key] = path
+    }
+    let suffixes = [".lora_A.weight", ".lora_B.weight", ".ia3_l", ".adapter_down.weight", ".adapter_up.weight"]
+    let projections = Set(host.projections.map(\.path))
+    var modules: [String] = []
+    for path in paths.values.sorted() {
+        guard let suffix = suffixes.first(where: { path.hasSuffix($0) }) else { continue }
+        let module = String(path.dropLast(suffix.count))
+        guard projections.contains(module) else {
+            throw PEFTError.configMismatch(field: "adapted module", expected: "a projection of the model "
+                                           + "(\(host.config.numHiddenLayers) layers)", found: module)
+        }
+        if !modules.contains(module) { modules.append(module) }
+    }
+    let method: PEFTMethod
+    switch savedMethod {
+    case var .lora(c): c.targets = .modules(modules); method = .lora(c)
+    case var .ia3(c): c.targets = .modules(modules); method = .ia3(c)
+    case var .adapter(c): c.location = .modules(modules); method = .adapter(c)
+    default: method = savedMethod
+    }
+    if case let .prefix(c) = method {
+        let info = try file.info("prompt_embeddings")
+        let expected = [c.virtualTokens, 2 * host.config.numHiddenLayers * host.config.kvDim]
+        if info.shape != expected {
+            throw PEFTError.configMismatch(field: "prompt_embeddings shape (P, 2·layers·kv width)",
+                                           expected: "\(expected)", found: "\(info.shape)")
+        }
+    }
+    if case .full = method { throw PEFTError.unsupported("full fine-tuning has no adapter to load") }
+    let attachment = try attach(method: method, to: model, connector: connector)
+    do {
+        try copyAdapterTensors(file: file, paths: paths, method: method, attachment: attachment, model: model)
+    } catch {
+        try? detachAdapters(from: model)      // leave the base model as it was
+        throw error
+    }
+    return attachment
+}
+
+private func copyAdapterTensors(file: SafetensorsFile, paths: [String: String], method: PEFTMethod,
+                                attachment: PEFTAttachment, model: any Module) throws {
+    let parameters = model.parameterDictionary()
+    // Check every shape first, then copy.
+    var copies: [(String, Tensor)] = []
+    for (key, path) in paths.sorted(by: { $0.key < $1.key }) {
+        guard let tensor = parameters[path], tensor.requiresGrad else {
+            throw PEFTError.configMismatch(field: "tensor", expected: "a parameter of the adapted model", found: key)
+        }
+        let info = try file.info(key)
+        if info.shape != tensor.shape {
+            throw PEFTError.configMismatch(field: "shape of \(key)", expected: "\(tensor.shape)", found: "\(info.shape)")
+        }
+        copies.append((key, tensor))
+    }
+    if case let .lora(c) = method, let (key, t) = copies.first(where: { $0.0.hasSuffix("lora_A.weight") }), t.shape[0] != c.rank {
+        throw PEFTError.configMismatch(field: "r", expected: "\(t.shape[0]) (\(key))", found: "\(c.rank)")
+    }
+    for (key, tensor) in copies { try tensor.withUnsafeMutableBufferPointer { try file.readFloats(key, into: $0) } }
+    if let prefix = attachment.prefix {
+        try prefix.embedding.withUnsafeMutableBufferPointer { try file.readFloats("prompt_embeddings", into: $0) }
+    }
+}
