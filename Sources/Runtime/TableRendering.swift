@@ -1,18 +1,21 @@
 // Tables as Jupyter shows them: aligned text, HTML that reads in light and dark
-// themes, Markdown, and JSON records.
+// themes, Markdown, and the records as JSON data.
 
 import PEFTLabJSON
 import PEFTLib
 
 enum TableRendering {
     static let maxRows = 200
+    /// The records as data. Not `application/json`: JupyterLab prefers its JSON tree viewer
+    /// over HTML for that type, which would hide the table behind a tree.
+    static let recordsMIMEType = "application/vnd.peftlab.table+json"
 
     static func bundle(_ table: Table) -> MIMEBundle {
         MIMEBundle(data: [
             "text/plain": .string(text(table)),
             "text/html": .string(html(table)),
             "text/markdown": .string(markdown(table)),
-            "application/json": json(table),
+            recordsMIMEType: json(table),
         ])
     }
 

@@ -78,7 +78,8 @@ struct TableTests {
         #expect(html.contains(">0.81</td>"))
         #expect(parsesAsXML(html))
         #expect(b.data["text/markdown"]?.stringValue?.contains("| method | connector | score |\n|---|---|---:|") == true)
-        let json = try #require(b.data["application/json"]?.arrayValue)
+        #expect(b.data["application/json"] == nil)  // JupyterLab would show a JSON tree instead of the table
+        let json = try #require(b.data["application/vnd.peftlab.table+json"]?.arrayValue)
         #expect(json.count == 4)
         #expect(json[0]["score"] == .number(0.81))
     }
