@@ -8,17 +8,21 @@ PEFTLAB    := .build/release/peftlab
 # The kernelspec this checkout registers comes first, before any user-wide install.
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 
-.PHONY: demo test setup build kernelspec test-swift test-protocol bench clean
+.PHONY: demo test setup setup-test build kernelspec test-swift test-protocol test-browser bench clean
 
 ## The main job: build, register the kernel, run the demo script through it.
 demo: setup build kernelspec
 	$(PYTHON) scripts/run_through_kernel.py examples/demo.peft
 
-## Every test: Swift unit tests (release) and the protocol tests with real Jupyter clients.
-test: setup build kernelspec test-swift test-protocol
+## Every test: Swift unit tests (release), the protocol tests with real Jupyter clients,
+## and JupyterLab in headless Chromium.
+test: setup-test build kernelspec test-swift test-protocol test-browser
 
 setup:
 	@bash scripts/setup.sh
+
+setup-test:
+	@bash scripts/setup.sh --test
 
 build:
 	$(SWIFT) build -c release --product peftlab
@@ -31,6 +35,9 @@ test-swift:
 
 test-protocol:
 	$(PYTHON) -m pytest -q Tests/protocol
+
+test-browser:
+	$(PYTHON) scripts/browser_check.py --screenshot .build/screenshot-notebook.png
 
 ## Benchmarks against the peers, each in one run on this machine: ipykernel for the
 ## kernel, PyTorch (+ transformers + peft) for the numeric ones.

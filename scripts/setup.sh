@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(pkg-config libzmq3-dev libopenblas-dev libpng-dev libjpeg62-turbo-dev python3 python3-venv python3-pip)
+# The test suite also drives JupyterLab in a real (headless) browser.
+if [ "${1:-}" = "--test" ]; then apt_packages+=(chromium chromium-driver); fi
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

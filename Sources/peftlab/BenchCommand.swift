@@ -8,7 +8,7 @@ import PEFTLib
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks against the PyTorch peer (not timed tests).",
-        subcommands: [OpsBench.self, DataBench.self])
+        subcommands: [OpsBench.self, ModelBench.self, DataBench.self])
 }
 
 struct OpsBench: ParsableCommand {
@@ -24,7 +24,7 @@ struct OpsBench: ParsableCommand {
 
     @Option(name: .customLong("peer-python"),
             help: "The Python that runs benchmarks/ops_peer.py (needs torch); 'none' skips the peer.")
-    var peerPython: String = FileManager.default.isExecutableFile(atPath: ".venv/bin/python") ? ".venv/bin/python" : "python3"
+    var peerPython: String = defaultPeerPython
 
     @Option(name: .customLong("peer-script"), help: "The peer script.")
     var peerScript = "benchmarks/ops_peer.py"
@@ -34,7 +34,7 @@ struct OpsBench: ParsableCommand {
         var peer: OpsPeerReport?
         if peerPython != "none" {
             let threadCount = threads ?? Threading.threads
-            switch runPeer(arguments: [peerScript, "--threads", String(threadCount), "--seconds", String(seconds)]) {
+            switch runPeerScript(python: peerPython, arguments: [peerScript, "--threads", String(threadCount), "--seconds", String(seconds)]) {
             case .success(let data):
                 do { peer = try OpsPeerReport(json: data) } catch {
                     FileHandle.standardError.write(Data("peer: unreadable output from \(peerScript): \(error)\n".utf8))
@@ -48,25 +48,6 @@ struct OpsBench: ParsableCommand {
         print(OpsBenchmark.table(rows, peer: peer))
     }
 
-    enum PeerResult { case success(Data), failure(String) }
-
-    private func runPeer(arguments: [String]) -> PeerResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [peerPython] + arguments
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        do { try process.run() } catch { return .failure("cannot start \(peerPython): \(error)") }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let last = errorText.split(separator: "\n").last.map(String.init) ?? "exit status \(process.terminationStatus)"
-            return .failure("\(peerPython) \(arguments[0]) failed: \(last)")
-        }
-        return .success(data)
-    }
 }
 
 struct DataBench: ParsableCommand {
@@ -85,5 +66,67 @@ struct DataBench: ParsableCommand {
         print("| scene generation (mini suite) | \(Int(r.generationImagesPerSecond)) |")
         print("| PNG decode + CLIP preprocessing | \(Int(r.decodePreprocessImagesPerSecond)) |")
         print("| CLIP preprocessing alone | \(Int(r.preprocessImagesPerSecond)) |")
+    }
+}
+
+/// What a peer script printed, or why it could not run.
+enum PeerResult { case success(Data), failure(String) }
+
+/// Runs a Python peer script and returns its standard output.
+func runPeerScript(python: String, arguments: [String]) -> PeerResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = [python] + arguments
+    let output = Pipe(), errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    do { try process.run() } catch { return .failure("cannot start \(python): \(error)") }
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        let last = errorText.split(separator: "\n").last.map(String.init) ?? "exit status \(process.terminationStatus)"
+        return .failure("\(python) \(arguments[0]) failed: \(last)")
+    }
+    return .success(data)
+}
+
+/// The default Python for peers: the checkout's venv when there is one.
+let defaultPeerPython = FileManager.default.isExecutableFile(atPath: ".venv/bin/python") ? ".venv/bin/python" : "python3"
+
+struct ModelBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "LLaVA forward+backward (whole LLM trainable) and generation tokens/s beside PyTorch + transformers.")
+
+    @Option(help: "Threads for OpenBLAS and parallel loops.") var threads = 2
+    @Option(help: "Timed steps per phase (the median is reported).") var repeats = 5
+    @Option(parsing: .upToNextOption, help: "Shapes to run: tiny, small.") var models = ["tiny", "small"]
+    @Option(name: .customLong("peer-python"), help: "The Python that runs benchmarks/model_peer.py; 'none' skips it.")
+    var peerPython: String = defaultPeerPython
+
+    struct PeerRow: Decodable { let model: String; let phase: String; let tokensPerSecond: Double }
+    struct PeerReport: Decodable { let torch: String?; let transformers: String?; let rows: [PeerRow] }
+
+    func run() throws {
+        let rows = try ModelBenchmark.run(models: models, threads: threads, repeats: repeats)
+        var peer: PeerReport?
+        if peerPython != "none" {
+            switch runPeerScript(python: peerPython, arguments: ["benchmarks/model_peer.py", "--threads", String(threads),
+                                                                 "--repeats", String(repeats), "--models"] + models) {
+            case .success(let data): peer = try? JSONDecoder().decode(PeerReport.self, from: data)
+            case .failure(let message): FileHandle.standardError.write(Data("peer: \(message)\n".utf8))
+            }
+        }
+        print("PEFTLab model benchmark — \(OpsBenchmark.environment)")
+        if let peer { print("peer: torch \(peer.torch ?? "?"), transformers \(peer.transformers ?? "?")") }
+        print("| model | phase | batch × tokens | PEFTLab tokens/s | PyTorch tokens/s | ratio |")
+        print("|---|---|---|---|---|---|")
+        for r in rows {
+            let match = peer?.rows.first { $0.model == r.model && $0.phase == r.phase }
+            let theirs = match.map { String(Int($0.tokensPerSecond)) } ?? "-"
+            let ratio = match.map { String(format: "%.2f×", r.tokensPerSecond / $0.tokensPerSecond) } ?? "-"
+            print("| \(r.model) | \(r.phase) | \(r.batch) × \(r.tokens) | \(Int(r.tokensPerSecond)) | \(theirs) | \(ratio) |")
+        }
     }
 }
