@@ -85,19 +85,9 @@ enum TableRendering {
     static func json(_ table: Table) -> JSON {
         .array(table.rows.map { row in
             var object = JSONObject()
-            for (name, value) in zip(table.columns, row) { object[name] = jsonValue(value) }
+            for (name, value) in zip(table.columns, row) { object[name] = value.json }
             return .object(object)
         })
-    }
-
-    static func jsonValue(_ value: TableValue) -> JSON {
-        switch value {
-        case .null: return .null
-        case .int(let n): return .int(n)
-        case .double(let d): return d.isFinite ? .number(d) : .null
-        case .text(let s): return .string(s)
-        case .bool(let b): return .bool(b)
-        }
     }
 
     static func escape(_ s: String) -> String {

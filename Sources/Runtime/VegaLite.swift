@@ -10,8 +10,8 @@ enum VegaLiteSpec {
         let numericX = plot.points.allSatisfy { $0.x.isNumeric }
         let values: [JSON] = plot.points.map { p in
             var record: JSONObject = [:]
-            record[plot.xLabel] = TableRendering.jsonValue(p.x)
-            record[plot.yLabel] = TableRendering.jsonValue(p.y)
+            record[plot.xLabel] = p.x.json
+            record[plot.yLabel] = p.y.json
             if let s = p.series { record[plot.seriesLabel ?? "series"] = .string(s) }
             return .object(record)
         }

@@ -46,8 +46,8 @@ public final class SweepStore: @unchecked Sendable {
 
     /// Appends a finished run and flushes it to disk at once.
     public func record(_ run: SweepRun, results: [(String, TableValue)]) throws {
-        let line: JSON = ["settings": .array(run.settings.map { [.string($0.0), Self.json($0.1)] }),
-                          "results": .array(results.map { [.string($0.0), Self.json($0.1)] })]
+        let line: JSON = ["settings": .array(run.settings.map { [.string($0.0), $0.1.json] }),
+                          "results": .array(results.map { [.string($0.0), $0.1.json] })]
         let data = Data(line.serializedBytes() + [0x0A])
         try lock.withLock {
             let url = URL(fileURLWithPath: path)
@@ -68,16 +68,6 @@ public final class SweepStore: @unchecked Sendable {
     }
 
     public var count: Int { lock.withLock { records.count } }
-
-    static func json(_ value: TableValue) -> JSON {
-        switch value {
-        case .null: return .null
-        case .int(let n): return .int(n)
-        case .double(let d): return d.isFinite ? .number(d) : .null
-        case .text(let s): return .string(s)
-        case .bool(let b): return .bool(b)
-        }
-    }
 
     /// `[["method", "LoRA"], ["seed", 42]]` back to pairs; whole numbers come back as Int.
     static func pairs(_ list: [JSON]) -> [(String, TableValue)] {
@@ -126,5 +116,18 @@ public enum Sweep {
             outcome.ran += 1
         }
         return outcome
+    }
+}
+
+extension TableValue {
+    /// The cell as JSON; non-finite numbers become null.
+    public var json: JSON {
+        switch self {
+        case .null: return .null
+        case .int(let n): return .int(n)
+        case .double(let d): return d.isFinite ? .number(d) : .null
+        case .text(let s): return .string(s)
+        case .bool(let b): return .bool(b)
+        }
     }
 }
