@@ -1,0 +1,247 @@
+// Models and PEFT methods in the language: load(...), lora/ia3/adapter/prefix/full/
+// connectorOnly, attach(...) and trainable(...) — thin bindings over PEFTLib.
+
+import Foundation
+import PEFTLabJSON
+import PEFTLib
+
+/// A loaded model (with or without weights), possibly adapted.
+final class ModelObject: RuntimeObject, @unchecked Sendable {
+    let module: any Module
+    let architecture: String
+    let source: String
+    let configSummary: [(String, String)]
+    var attachment: PEFTAttachment?
+
+    init(module: any Module, architecture: String, source: String, configSummary: [(String, String)]) {
+        self.module = module; self.architecture = architecture; self.source = source; self.configSummary = configSummary
+    }
+
+    var typeName: String { attachment == nil ? "Model" : "AdaptedModel" }
+    var memberNames: [String] { ["parameters", "trainable", "architecture", "isMeta", "method"] }
+
+    func member(_ name: String) throws(RuntimeError) -> Value? {
+        switch name {
+        case "parameters": return .int(module.parameterCount)
+        case "trainable": return .int(trainableParameterSummary(module, attachment: attachment).trainable)
+        case "architecture": return .string(architecture)
+        case "isMeta": return .bool(module.isMeta)
+        case "method": return attachment.map { .string($0.method.name) } ?? .null
+        default: return nil
+        }
+    }
+
+    /// The model card: architecture, parameters, configuration, method.
+    func render() -> MIMEBundle {
+        let summary = trainableParameterSummary(module, attachment: attachment)
+        var rows: [(String, String)] = [("architecture", architecture), ("source", source),
+                                        ("parameters", Self.count(summary.base + summary.added))]
+        if module.isMeta { rows.append(("weights", "none (meta: for counting)")) }
+        if let attachment {
+            rows.append(("method", "\(attachment.method.name), connector \(attachment.connector.rawValue)"))
+            rows.append(("added by the method", Self.count(summary.added)))
+        }
+        rows.append(("trainable", "\(Self.count(summary.trainable)) (\(String(format: "%.3f", summary.share * 100)) %)"))
+        rows += configSummary
+        let width = rows.map(\.0.count).max() ?? 0
+        let text = rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+        var html = "<table style=\"border-collapse:collapse;font-size:13px\"><caption style=\"text-align:left;font-weight:600\">"
+            + "\(TableRendering.escape(typeName)): \(TableRendering.escape(architecture))</caption>"
+        for (key, value) in rows {
+            html += "<tr><td style=\"padding:2px 12px 2px 0;opacity:0.75\">\(TableRendering.escape(key))</td>"
+                + "<td style=\"padding:2px 0\">\(TableRendering.escape(value))</td></tr>"
+        }
+        html += "</table>"
+        return MIMEBundle(data: ["text/plain": .string(text), "text/html": .string(html)])
+    }
+
+    /// 7,063,427,072 (7.06 B)
+    static func count(_ n: Int) -> String {
+        let grouped = String(n).reversed().enumerated().map { $0.offset > 0 && $0.offset % 3 == 0 ? ",\($0.element)" : "\($0.element)" }
+        let text = String(grouped.joined().reversed())
+        if n >= 1_000_000_000 { return text + String(format: " (%.2f B)", Double(n) / 1e9) }
+        if n >= 1_000_000 { return text + String(format: " (%.2f M)", Double(n) / 1e6) }
+        return text
+    }
+}
+
+/// A PEFT method with its settings.
+final class MethodObject: RuntimeObject, @unchecked Sendable {
+    let method: PEFTMethod
+    init(_ method: PEFTMethod) { self.method = method }
+    var typeName: String { "Method" }
+    var memberNames: [String] { ["name"] }
+    func member(_ name: String) throws(RuntimeError) -> Value? { name == "name" ? .string(method.name) : nil }
+    func render() -> MIMEBundle { .text("\(method)") }
+}
+
+/// The trainable-parameter report: a table plus its totals.
+final class TrainableReportObject: RuntimeObject, @unchecked Sendable {
+    let table: Table
+    let summary: TrainableParameterSummary
+    init(table: Table, summary: TrainableParameterSummary) { self.table = table; self.summary = summary }
+    var typeName: String { "TrainableReport" }
+    var memberNames: [String] { ["share", "trainable", "total", "added", "table"] }
+    func member(_ name: String) throws(RuntimeError) -> Value? {
+        switch name {
+        case "share": return .double(summary.share * 100)
+        case "trainable": return .int(summary.trainable)
+        case "total": return .int(summary.base + summary.added)
+        case "added": return .int(summary.added)
+        case "table": return .object(TableObject(table))
+        default: return try TableObject(table).member(name)
+        }
+    }
+    func render() -> MIMEBundle { TableRendering.bundle(table) }
+}
+
+enum ModelBuiltins {
+    static var all: [Builtin] { [load, lora, ia3, adapter, prefix, full, connectorOnly, attach, trainable] }
+
+    static func library<T>(_ location: SourceLocation?, _ body: () throws -> T) throws(RuntimeError) -> T {
+        do { return try body() } catch { throw RuntimeError(.library, "\(error)", at: location) }
+    }
+
+    static let load = Builtin(
+        "load", [Parameter(nil, "String", default: .null), Parameter("config", "String", default: .null)],
+        returns: "Model",
+        doc: """
+            A model in the Hugging Face layout: `load("path/to/llava-hf-model")` reads config.json and the \
+            safetensors weights; `load(config: "config.json")` builds it without weights, for counting the \
+            parameters of models too big for the machine (LLaVA-1.5-7B: configs/llava-1.5-7b/config.json).
+            """
+    ) { args, _ throws(RuntimeError) in
+        if case .string(let path) = args[1] {
+            let config = try library(args.location) { try ModelConfig.load(path: path) }
+            switch config {
+            case .llava(let c):
+                let model = try library(args.location) { try LlavaForConditionalGeneration(config: c, initialization: .meta) }
+                return .object(ModelObject(module: model, architecture: "LlavaForConditionalGeneration", source: path, configSummary: summary(c)))
+            case .llama(let c):
+                let model = try library(args.location) { try LlamaForCausalLM(config: c, initialization: .meta) }
+                return .object(ModelObject(module: model, architecture: "LlamaForCausalLM", source: path, configSummary: summary(c)))
+            case .clipVision:
+                throw RuntimeError(.value, "\(path) is a CLIP vision config; load a LLaVA or Llama model", at: args.location)
+            }
+        }
+        guard case .string(let directory) = args[0] else {
+            throw RuntimeError(.argument, "load() needs a model folder, or config: a config.json", at: args.location)
+        }
+        let config = try library(args.location) { try ModelConfig.load(path: directory) }
+        switch config {
+        case .llava(let c):
+            let model = try library(args.location) { try LlavaForConditionalGeneration.load(directory: directory) }
+            return .object(ModelObject(module: model, architecture: "LlavaForConditionalGeneration", source: directory, configSummary: summary(c)))
+        case .llama(let c):
+            let model = try library(args.location) { try LlamaForCausalLM.load(directory: directory) }
+            return .object(ModelObject(module: model, architecture: "LlamaForCausalLM", source: directory, configSummary: summary(c)))
+        case .clipVision:
+            throw RuntimeError(.value, "\(directory) holds a CLIP vision model; load a LLaVA or Llama model", at: args.location)
+        }
+    }
+
+    static func summary(_ c: LlamaConfig) -> [(String, String)] {
+        [("language model", "\(c.numHiddenLayers) layers, hidden \(c.hiddenSize), MLP \(c.intermediateSize), "
+          + "\(c.numAttentionHeads) heads (\(c.numKeyValueHeads) kv), vocab \(c.vocabSize)")]
+    }
+
+    static func summary(_ c: LlavaConfig) -> [(String, String)] {
+        let v = c.visionConfig
+        return summary(c.textConfig) + [("vision tower", "CLIP \(v.numHiddenLayers) layers, hidden \(v.hiddenSize), "
+                                         + "image \(v.imageSize), patch \(v.patchSize)")]
+    }
+
+    static func location(_ value: Value, _ args: BoundArguments, _ i: Int) throws(RuntimeError) -> PEFTLocation {
+        switch value {
+        case .dotCase("attention"): return .attention
+        case .dotCase("mlp"): return .mlp
+        case .dotCase("both"): return .both
+        case .array(let items):
+            var names: [String] = []
+            for item in items {
+                guard case .string(let s) = item else { throw args.fail(i, "module names such as \"q_proj\"", got: item, label: "on") }
+                names.append(s)
+            }
+            return .modules(names)
+        default: throw args.fail(i, ".attention, .mlp, .both or a list of module names", got: value, label: "on")
+        }
+    }
+
+    static let lora = Builtin(
+        "lora", [Parameter("rank", "Int", default: .int(8)), Parameter("alpha", "Double", default: .int(16)),
+                 Parameter("dropout", "Double", default: .double(0.05)), Parameter("on", "Location", default: .dotCase("both"))],
+        returns: "Method", doc: "LoRA: y = W x + (α/r)·B A dropout(x), A Kaiming-uniform, B zero; on q, k, v, o (.attention), gate, up, down (.mlp), or both."
+    ) { args, _ throws(RuntimeError) in
+        let (r, a, d) = (try args.int(0, "rank"), try args.double(1, "alpha"), try args.double(2, "dropout"))
+        let on = try location(args[3], args, 3)
+        return .object(MethodObject(try library(args.location) { try PEFTMethod.lora(rank: r, alpha: a, dropout: d, targets: on) }))
+    }
+
+    static let ia3 = Builtin(
+        "ia3", [Parameter("on", "Location", default: .dotCase("both"))], returns: "Method",
+        doc: "IA3: learned vectors (initialised to ones) scaling the outputs of k and v and the input of down_proj."
+    ) { args, _ throws(RuntimeError) in
+        .object(MethodObject(PEFTMethod.ia3(targets: try location(args[0], args, 0))))
+    }
+
+    static let adapter = Builtin(
+        "adapter", [Parameter("size", "Int", default: .int(64)), Parameter("on", "Location", default: .dotCase("mlp")),
+                    Parameter("style", "AdapterStyle", default: .dotCase("series"))],
+        returns: "Method",
+        doc: "Bottleneck adapter x + up(tanh(down(x))): .mlp before gate_proj and up_proj and after down_proj (the study's placement), .attention after o_proj, .both; style .series or .parallel."
+    ) { args, _ throws(RuntimeError) in
+        let size = try args.int(0, "size")
+        let on = try location(args[1], args, 1)
+        let style: AdapterStyle = try args.dotCase(2, "style", allowed: ["series", "parallel"]) == "series" ? .series : .parallel
+        return .object(MethodObject(try library(args.location) { try PEFTMethod.adapter(size: size, location: on, style: style) }))
+    }
+
+    static let prefix = Builtin(
+        "prefix", [Parameter("tokens", "Int", default: .int(20)), Parameter("projection", "Bool", default: .bool(false))],
+        returns: "Method", doc: "Prefix-tuning: learned keys and values for `tokens` virtual tokens in every layer; projection: the reparameterisation MLP."
+    ) { args, _ throws(RuntimeError) in
+        let (tokens, projection) = (try args.int(0, "tokens"), try args.bool(1, "projection"))
+        return .object(MethodObject(try library(args.location) { try PEFTMethod.prefix(tokens: tokens, projection: projection) }))
+    }
+
+    static let full = Builtin("full", [], returns: "Method", doc: "Full fine-tuning of the language model (a baseline).") { _, _ in
+        .object(MethodObject(.full))
+    }
+
+    static let connectorOnly = Builtin("connectorOnly", [], returns: "Method", doc: "Train only the connector (a baseline).") { _, _ in
+        .object(MethodObject(.connectorOnly))
+    }
+
+    static let attach = Builtin(
+        "attach", [Parameter(nil, "Model"), Parameter(nil, "Method"), Parameter("connector", "Connector", default: .null),
+                   Parameter("replacing", "Bool", default: .bool(false)), Parameter("seed", "Int", default: .int(0))],
+        returns: "AdaptedModel",
+        doc: """
+            Attaches a PEFT method to a model (in place, as peft does): the vision tower is always frozen, \
+            the connector .tuned or .frozen, the language model frozen except the method's parameters. \
+            A model already adapted needs replacing: true.
+            """
+    ) { args, _ throws(RuntimeError) in
+        guard case .object(let m as ModelObject) = args[0] else { throw args.fail(0, "a Model", got: args[0], label: nil) }
+        guard case .object(let method as MethodObject) = args[1] else { throw args.fail(1, "a Method such as lora(rank: 8)", got: args[1], label: nil) }
+        var connector: ConnectorMode?
+        if case .null = args[2] {} else {
+            connector = try args.dotCase(2, "connector", allowed: ["tuned", "frozen"]) == "tuned" ? .tuned : .frozen
+        }
+        let replacing = try args.bool(3, "replacing")
+        let seed = UInt64(bitPattern: Int64(try args.int(4, "seed")))
+        m.attachment = try library(args.location) {
+            try PEFTLib.attach(method: method.method, to: m.module, connector: connector, replacing: replacing, seed: seed)
+        }
+        return .object(m)
+    }
+
+    static let trainable = Builtin(
+        "trainable", [Parameter(nil, "Model")], returns: "TrainableReport",
+        doc: "What trains, where and how much: per module type and layer, and in total; `.share` (percent of base + added), `.trainable`, `.total`."
+    ) { args, _ throws(RuntimeError) in
+        guard case .object(let m as ModelObject) = args[0] else { throw args.fail(0, "a Model", got: args[0], label: nil) }
+        return .object(TrainableReportObject(table: trainableParameterReport(m.module, attachment: m.attachment),
+                                             summary: trainableParameterSummary(m.module, attachment: m.attachment)))
+    }
+}
