@@ -97,12 +97,12 @@ public final class AdamW: Optimizer, @unchecked Sendable {
             let (b1, b2, eps) = (beta1, beta2, epsilon)
             for (name, tensor) in group.parameters {
                 guard let grad = tensor.grad else { continue }
-                var mBuffer = m[name] ?? [Float](repeating: 0, count: tensor.count)
-                var vBuffer = v[name] ?? [Float](repeating: 0, count: tensor.count)
-                grad.withUnsafeBufferPointer { g in
-                    tensor.withUnsafeMutableBufferPointer { p in
-                        mBuffer.withUnsafeMutableBufferPointer { mb in
-                            vBuffer.withUnsafeMutableBufferPointer { vb in
+                let zeros = [Float](repeating: 0, count: m[name] == nil ? tensor.count : 0)
+                // Mutating through the dictionary's own storage: no copy of the moments per step.
+                m[name, default: zeros].withUnsafeMutableBufferPointer { mb in
+                    v[name, default: zeros].withUnsafeMutableBufferPointer { vb in
+                        grad.withUnsafeBufferPointer { g in
+                            tensor.withUnsafeMutableBufferPointer { p in
                                 for i in 0..<p.count {
                                     p[i] *= decay
                                     mb[i] += (1 - b1) * (g[i] - mb[i])  // torch's lerp form
@@ -113,8 +113,6 @@ public final class AdamW: Optimizer, @unchecked Sendable {
                         }
                     }
                 }
-                m[name] = mBuffer
-                v[name] = vBuffer
             }
         }
     }

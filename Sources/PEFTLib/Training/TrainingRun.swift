@@ -122,9 +122,11 @@ public final class TrainingRun: @unchecked Sendable {
         let n = max(1, task.exampleCount), b = max(1, task.batchSize)
         var out: [Int] = []
         var position = index * b
+        var order: (epoch: Int, indices: [Int])?
         while out.count < b {
             let epoch = position / n
-            out.append(Self.permutation(count: n, seed: configuration.seed, epoch: epoch)[position % n])
+            if order?.epoch != epoch { order = (epoch, Self.permutation(count: n, seed: configuration.seed, epoch: epoch)) }
+            out.append(order!.indices[position % n])
             position += 1
         }
         return out
