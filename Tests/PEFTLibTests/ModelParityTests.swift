@@ -352,3 +352,32 @@ func prefixLayers(_ table: Tensor, layers: Int) throws -> [(key: Tensor, value: 
         #expect(throws: ModelError.metaModel(operation: "run")) { try meta.logits(inputIds: [[1, 2]]) }
     }
 }
+
+@Suite struct PrefixAttachParityTests {
+    /// Prefix-tuning attached with `attach` runs through the model and matches peft (same fixture
+    /// as the hook test): the encoder's table is the only trainable tensor and gets peft's gradient.
+    @Test func attachedPrefixMatchesPeft() throws {
+        let fixture = try ModelFixture("llama-tied")
+        let expected = try SafetensorsFile(path: fixture.directory + "/prefix-expected.safetensors")
+        let model = try LlamaForCausalLM.load(directory: fixture.directory)
+        let shape = try expected.info("prefix").shape
+        let attachment = try attach(method: .prefix(tokens: shape[0]), to: model)
+        let encoder = try #require(attachment.prefix)
+        #expect(encoder.embedding.shape == shape)
+        try encoder.embedding.assign(try expected.floats("prefix"))
+        #expect(model.trainableParameterCount == 0)   // the LLM is frozen; only the encoder trains
+
+        let ids = try fixture.rows("input_ids"), mask = try fixture.rows("attention_mask")
+        let logits = try withNoGrad { try model.logits(inputIds: ids, attentionMask: mask) }
+        #expect(maxAbsDifference(logits.toArray(), try expected.floats("logits")) <= 1e-4)
+        let loss = try model.loss(inputIds: ids, attentionMask: mask, labels: fixture.rows("labels"))
+        try loss.backward()
+        let grad = try #require(encoder.embedding.grad)
+        #expect(maxRelativeDifference(grad.toArray(), try expected.floats("grad.prefix")) <= 1e-3)
+
+        // A second method needs replacing:, and detaching removes the prefix.
+        #expect(throws: PEFTError.self) { try attach(method: .lora(rank: 4, alpha: 8), to: model) }
+        try detachAdapters(from: model)
+        #expect(model.model.prefixKeyValues == nil)
+    }
+}

@@ -171,7 +171,8 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
     case (_, nil): connectorMode = .frozen
     }
     if connectorMode == .tuned && host.connector == nil { throw PEFTError.noConnector }
-    let existing = adaptedModulePaths(in: model)
+    var existing = adaptedModulePaths(in: model)
+    if host.languageModel.prefixKeyValues != nil { existing.append(host.languageModelPath + " (prefix-tuning)") }
     if !existing.isEmpty {
         guard replacing else { throw PEFTError.alreadyAdapted(modules: existing) }
         try detachAdapters(from: model)
@@ -256,8 +257,12 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
 
     case let .prefix(c):
         let meta = host.languageModel.embedTokens.weight.isMeta
-        prefix = try PrefixEncoder(configuration: c, layers: config.numHiddenLayers, kvDim: config.kvDim,
-                                   hiddenSize: config.hiddenSize, meta: meta, generator: &generator)
+        let encoder = try PrefixEncoder(configuration: c, layers: config.numHiddenLayers, kvDim: config.kvDim,
+                                        hiddenSize: config.hiddenSize, meta: meta, generator: &generator)
+        // Every forward pass asks the encoder for each layer's virtual keys and values, so
+        // gradients reach the prefix parameters.
+        host.languageModel.prefixKeyValues = { try encoder.keyValues().layers }
+        prefix = encoder
 
     case .full, .connectorOnly:
         break
@@ -278,6 +283,7 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
 /// Puts the base projections back in place of every PEFT layer (unmerging LoRA and IA3 first).
 public func detachAdapters(from model: any Module) throws {
     let host = try PEFTHost(model)
+    host.languageModel.prefixKeyValues = nil
     for t in host.projections {
         let layer = host.projection(layer: t.layer, name: t.name)
         switch layer {
