@@ -77,17 +77,15 @@ public struct ConnectionInfo: Codable, Sendable, Equatable {
     }
 }
 
-/// Errors of the kernel's own making: configuration, sockets, wire format.
+/// Errors of the kernel's own making: configuration and sockets (wire-format problems are WireError).
 public enum KernelError: Error, CustomStringConvertible, Equatable {
     case connectionFile(String)
     case socket(String)
-    case wire(String)
 
     public var description: String {
         switch self {
         case .connectionFile(let m): return "connection file: \(m)"
         case .socket(let m): return "socket: \(m)"
-        case .wire(let m): return "message: \(m)"
         }
     }
 }
