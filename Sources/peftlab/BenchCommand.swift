@@ -8,7 +8,7 @@ import PEFTLib
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks against the PyTorch peer (not timed tests).",
-        subcommands: [OpsBench.self, ModelBench.self, DataBench.self])
+        subcommands: [OpsBench.self, ModelBench.self, TrainBench.self, DataBench.self])
 }
 
 struct OpsBench: ParsableCommand {
@@ -127,6 +127,65 @@ struct ModelBench: ParsableCommand {
             let theirs = match.map { String(Int($0.tokensPerSecond)) } ?? "-"
             let ratio = match.map { String(format: "%.2f×", r.tokensPerSecond / $0.tokensPerSecond) } ?? "-"
             print("| \(r.model) | \(r.phase) | \(r.batch) × \(r.tokens) | \(Int(r.tokensPerSecond)) | \(theirs) | \(ratio) |")
+        }
+    }
+}
+
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Training-step tokens/s and peak memory per PEFT method beside PyTorch + transformers + peft.",
+        discussion: "Each (shape, method) runs in a fresh process on both sides, so that peak memory is its own.")
+
+    @Option(help: "Threads for OpenBLAS and parallel loops.") var threads = 2
+    @Option(help: "Timed steps per row (the median is reported).") var repeats = 5
+    @Option(parsing: .upToNextOption, help: "Shapes to run: tiny, small.") var models = ["tiny", "small"]
+    @Option(parsing: .upToNextOption, help: "Methods: \(BenchmarkMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var methods = BenchmarkMethod.allCases.map(\.rawValue)
+    @Option(name: .customLong("peer-python"), help: "The Python that runs benchmarks/model_peer.py; 'none' skips it.")
+    var peerPython: String = defaultPeerPython
+    @Flag(help: .hidden) var child = false
+
+    struct PeerRow: Decodable { let tokensPerSecond: Double; let peakResidentBytes: Int }
+
+    func run() throws {
+        let chosen = try methods.map { name -> BenchmarkMethod in
+            guard let m = BenchmarkMethod(rawValue: name) else { throw ValidationError("unknown method '\(name)'") }
+            return m
+        }
+        if child {
+            let row = try ModelBenchmark.trainingStep(model: models[0], method: chosen[0], threads: threads, repeats: repeats)
+            print(String(decoding: try JSONEncoder().encode(row), as: UTF8.self))
+            return
+        }
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        print("PEFTLab training-step benchmark — \(OpsBenchmark.environment)")
+        print("| model | method | trainable | PEFTLab tokens/s | PyTorch+peft tokens/s | ratio | PEFTLab peak RSS | PyTorch peak RSS | RSS ratio |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for model in models {
+            for method in chosen {
+                let common = ["--threads", String(threads), "--repeats", String(repeats)]
+                let ours: TrainingBenchmarkRow
+                switch runPeerScript(python: me, arguments: ["bench", "train", "--child", "--models", model,
+                                                             "--methods", method.rawValue] + common) {
+                case .success(let data): ours = try JSONDecoder().decode(TrainingBenchmarkRow.self, from: data)
+                case .failure(let message): throw ValidationError("PEFTLab \(model) \(method.rawValue): \(message)")
+                }
+                var peer: PeerRow?
+                if peerPython != "none" {
+                    switch runPeerScript(python: peerPython, arguments: ["benchmarks/model_peer.py", "--train-method", method.rawValue,
+                                                                         "--models", model] + common) {
+                    case .success(let data): peer = try? JSONDecoder().decode(PeerRow.self, from: data)
+                    case .failure(let message): FileHandle.standardError.write(Data("peer: \(message)\n".utf8))
+                    }
+                }
+                func mb(_ bytes: Int) -> String { "\(bytes / 1_048_576) MB" }
+                let ratio = peer.map { String(format: "%.2f×", ours.tokensPerSecond / $0.tokensPerSecond) } ?? "-"
+                let memory = peer.map { String(format: "%.2f", Double(ours.peakResidentBytes) / Double($0.peakResidentBytes)) } ?? "-"
+                print("| \(model) | \(method.label) | \(ours.trainableParameters) | \(Int(ours.tokensPerSecond)) | "
+                      + "\(peer.map { String(Int($0.tokensPerSecond)) } ?? "-") | \(ratio) | \(mb(ours.peakResidentBytes)) | "
+                      + "\(peer.map { mb($0.peakResidentBytes) } ?? "-") | \(memory) |")
+            }
         }
     }
 }

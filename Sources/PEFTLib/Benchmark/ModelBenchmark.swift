@@ -26,8 +26,10 @@ public enum ModelBenchmark {
     public struct Shape: Sendable {
         public let name: String
         public let config: LlavaConfig
-        /// Rows per batch and tokens per row, image features included.
-        public let batch: Int, sequenceLength: Int
+        /// Rows per batch and text tokens per row (the begin token included).
+        public let batch: Int, textTokens: Int
+        /// Tokens per row once `<image>` is expanded: text tokens + image features.
+        public var sequenceLength: Int { textTokens + config.imageFeatureCount }
     }
 
     /// DESIGN.md §5's shapes: projector hidden = text hidden, untied embeddings, features of
@@ -43,9 +45,9 @@ public enum ModelBenchmark {
                                         numKeyValueHeads: 3, vocabSize: 49152, ropeTheta: 10000, maxPositionEmbeddings: 2048)
         return [
             Shape(name: "tiny", config: try LlavaConfig(visionConfig: tinyVision, textConfig: tinyText, imageTokenIndex: 1023),
-                  batch: 8, sequenceLength: 48),
+                  batch: 8, textTokens: 48),
             Shape(name: "small", config: try LlavaConfig(visionConfig: smallVision, textConfig: smallText, imageTokenIndex: 49151),
-                  batch: 4, sequenceLength: 79),
+                  batch: 4, textTokens: 79),
         ]
     }
 
@@ -53,8 +55,8 @@ public enum ModelBenchmark {
     static func batch(for shape: Shape, seed: UInt64) throws -> (ids: [[Int]], labels: [[Int]], pixels: Tensor) {
         var rng = RandomGenerator(seed: seed)
         let config = shape.config, features = config.imageFeatureCount
-        let text = shape.sequenceLength - 1 - features
-        guard text > 1 else { throw ModelError.invalidInput("sequence \(shape.sequenceLength) too short for \(features) image features") }
+        let text = shape.textTokens - 1
+        guard text > 1 else { throw ModelError.invalidInput("\(shape.textTokens) text tokens are too few") }
         var ids: [[Int]] = [], labels: [[Int]] = []
         for _ in 0..<shape.batch {
             let words = (0..<text).map { _ in 3 + Int(rng.next() % UInt64(config.imageTokenIndex - 3)) }
@@ -111,5 +113,100 @@ public enum ModelBenchmark {
                                           seconds: generate, tokensPerSecond: Double(shape.batch * newTokens) / generate))
         }
         return rows
+    }
+}
+
+// MARK: - Training steps per method
+
+/// The methods of the training benchmark (DESIGN.md §5), each with the connector and the
+/// vision tower frozen.
+public enum BenchmarkMethod: String, CaseIterable, Sendable, Codable {
+    case full
+    case loraQV = "lora-qv"
+    case loraAll = "lora-all"
+    case ia3
+    case adapter
+    case prefix
+
+    /// How the benchmark table names it.
+    public var label: String {
+        switch self {
+        case .full: return "full LLM"
+        case .loraQV: return "LoRA r8 q,v"
+        case .loraAll: return "LoRA r8 all"
+        case .ia3: return "IA3 k,v,down"
+        case .adapter: return "Adapter 64"
+        case .prefix: return "Prefix 20"
+        }
+    }
+
+    /// The PEFT method: LoRA r 8, α 16, dropout 0.05; IA3 on k, v, down; a 64-wide adapter at
+    /// the study's MLP placement; 20 prefix tokens without the reparameterisation MLP.
+    public func method() throws -> PEFTMethod {
+        switch self {
+        case .full: return .full
+        case .loraQV: return try .lora(rank: 8, alpha: 16, dropout: 0.05, targets: .modules(["q_proj", "v_proj"]))
+        case .loraAll: return try .lora(rank: 8, alpha: 16, dropout: 0.05, targets: .both)
+        case .ia3: return .ia3(targets: .both)
+        case .adapter: return try .adapter(size: 64, location: .mlp)
+        case .prefix: return try .prefix(tokens: 20)
+        }
+    }
+}
+
+/// One training-step measurement: a whole optimizer step (forward, backward, AdamW).
+public struct TrainingBenchmarkRow: Sendable, Codable, Equatable {
+    public let model: String
+    /// A `BenchmarkMethod` raw value.
+    public let method: String
+    public let batch: Int
+    /// Tokens per row, image features included.
+    public let tokens: Int
+    public let trainableParameters: Int
+    /// Median seconds of one step.
+    public let seconds: Double
+    /// batch · tokens / seconds.
+    public let tokensPerSecond: Double
+    /// The process's peak resident set size when the steps are done, in bytes.
+    public let peakResidentBytes: Int
+}
+
+extension ModelBenchmark {
+    /// Times whole training steps of one method on one shape: the loss, its backward, AdamW
+    /// (lr 1e-4) and clearing the gradients. Run it in a fresh process for a meaningful
+    /// peak memory (`peftlab bench train` does).
+    public static func trainingStep(model name: String, method: BenchmarkMethod, threads: Int? = nil,
+                                    repeats: Int = 5) throws -> TrainingBenchmarkRow {
+        let previous = Threading.threads
+        if let threads { Threading.setThreads(threads) }
+        defer { Threading.setThreads(previous) }
+        guard let shape = try shapes().first(where: { $0.name == name }) else {
+            throw ModelError.invalidInput("no benchmark shape '\(name)'; shapes: tiny, small")
+        }
+        let model = try LlavaForConditionalGeneration(config: shape.config, initialization: .random(seed: 1))
+        let attachment = try attach(method: try method.method(), to: model, connector: .frozen, seed: 3)
+        setAdapterTraining(true, in: model)
+        let trainable = attachment.trainableParameters(in: model)
+        let optimizer = AdamW(groups: [ParameterGroup(name: "all", parameters: trainable.map { ($0.path, $0.tensor) },
+                                                      learningRate: 1e-4)])
+        let (ids, labels, pixels) = try batch(for: shape, seed: 2)
+        let seconds = try medianSeconds(repeats: repeats) {
+            let loss = try model.loss(inputIds: ids, pixelValues: pixels, labels: labels)
+            try loss.backward()
+            optimizer.step(learningRateFactor: 1)
+            optimizer.zeroGradients()
+        }
+        let tokens = shape.batch * shape.sequenceLength
+        return TrainingBenchmarkRow(model: name, method: method.rawValue, batch: shape.batch, tokens: shape.sequenceLength,
+                                    trainableParameters: trainable.reduce(0) { $0 + $1.tensor.count },
+                                    seconds: seconds, tokensPerSecond: Double(tokens) / seconds,
+                                    peakResidentBytes: peakResidentBytes())
+    }
+
+    /// The process's peak resident set size in bytes (getrusage; Linux reports kilobytes).
+    public static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
     }
 }
