@@ -40,9 +40,11 @@ test-browser:
 	$(PYTHON) scripts/browser_check.py --screenshot .build/screenshot-notebook.png
 
 ## Benchmarks against the peers, each in one run on this machine: ipykernel for the
-## kernel, PyTorch (+ transformers + peft) for the numeric ones.
+## kernel, PyTorch (+ transformers + peft) for the numeric ones. With peft installed, also
+## the check that Python peft loads the adapter files PEFTLab writes (skipped by `make test`).
 bench: setup build kernelspec
 	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	PEFTLAB_PEFT_PYTHON=$(abspath $(VENV))/bin/python $(SWIFT) test -c release --filter PeftLoadsOursTests
 	$(PYTHON) benchmarks/kernel_bench.py
 	$(PEFTLAB) bench ops --peer-python $(PYTHON)
 	$(PEFTLAB) bench data

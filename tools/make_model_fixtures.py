@@ -14,6 +14,19 @@ Fixtures:
   llama-tied  text-only LlamaForCausalLM with tied embeddings and GQA (kv heads 1); also
               prefix-expected.safetensors: peft prefix-tuning (3 virtual tokens) on it
 
+Prefix-tuning references (peft's PrefixTuningConfig, 3 virtual tokens, run on the checkpoint as
+saved, with the fixture's inputs, the image included for LLaVA), each in its own file beside the
+checkpoint:
+  llama-tied/prefix-projection-expected.safetensors    with the reparameterisation MLP (hidden 16)
+  llava-gqa/prefix-expected.safetensors,
+  llava-gqa/prefix-projection-expected.safetensors,
+  llava-odd/prefix-projection-expected.safetensors     the same on LLaVA
+These hold the prefix parameters under peft's encoder names (`embedding.weight`,
+`transform.0.weight`, `transform.0.bias`, `transform.2.weight`, `transform.2.bias`), their
+gradients (`grad.<name>`), the logits of the real tokens and the loss. peft sizes the prefix by
+the key/value width (num_key_value_heads · head_dim, its `token_dim` after the grouped-query
+adjustment): the embedding is (P, token_dim) with the MLP, (P, 2·L·token_dim) without it.
+
 Key layouts: transformers 5 names parameters in memory `model.language_model.…`,
 `model.vision_tower.embeddings.…` (no `vision_model.`), `model.multi_modal_projector.…`,
 `lm_head.weight` (the gradient keys below use these), but save_pretrained writes the
@@ -159,6 +172,7 @@ def make_llava(name, vision, text, image_token, seed, chosen_text, pad_last=0, b
     model.train(False)
     generation = greedy_reference(model, prompts, pad=0, pixel_values=pixels)
     save(name, model, inputs, chosen, generation=generation)
+    return inputs
 
 
 def make_llama_tied(seed=7):
@@ -185,6 +199,7 @@ def make_llama_tied(seed=7):
     generation = greedy_reference(model, [[1, 5, 9, 12, 7], [1, 30], [1, 3, 3, 8]], pad=0, max_new_tokens=8)
     save("llama-tied", model, inputs, chosen, generation=generation)
     save_prefix_reference("llama-tied", model, inputs)
+    save_prefix_encoder_reference("llama-tied", LlamaForCausalLM, inputs, projection=True)
 
 
 def save_prefix_reference(name, model, inputs, tokens=3, seed=5):
@@ -204,9 +219,40 @@ def save_prefix_reference(name, model, inputs, tokens=3, seed=5):
     print(f"{name} prefix: loss {result.loss.item():.6f}")
 
 
+def save_prefix_encoder_reference(name, model_class, inputs, projection, tokens=3, encoder_hidden=16, seed=11):
+    """peft prefix-tuning on the checkpoint saved in `name`, with or without the reparameterisation
+    MLP: every prefix parameter (random, biases non-zero), the logits, the loss and the gradient
+    of every prefix parameter, in prefix[-projection]-expected.safetensors."""
+    from peft import PrefixTuningConfig, get_peft_model
+    folder = os.path.join(ROOT, name)
+    model = model_class.from_pretrained(folder, attn_implementation="eager").float()
+    model.train(False)
+    config = PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=tokens, prefix_projection=projection,
+                                encoder_hidden_size=encoder_hidden if projection else None)
+    peft_model = get_peft_model(model, config)
+    encoder = peft_model.prompt_encoder["default"]
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _, p in encoder.named_parameters():
+            # The table is used as keys and values directly; through the MLP, tanh stays unsaturated.
+            p.copy_((0.5 if p.dim() > 1 else 0.2) * torch.randn(p.shape, generator=g))
+    encoder.zero_grad()
+    result = peft_model(**inputs)
+    result.loss.backward()
+    tensors = {"logits": result.logits.detach().contiguous(), "loss": result.loss.detach().reshape(1)}
+    for key, p in encoder.named_parameters():
+        tensors[key] = p.detach().clone().contiguous()
+        tensors["grad." + key] = p.grad.detach().contiguous()
+    file = "prefix-projection-expected.safetensors" if projection else "prefix-expected.safetensors"
+    save_file(tensors, os.path.join(folder, file))
+    shapes = {k: list(v.shape) for k, v in tensors.items() if not k.startswith("grad.")}
+    print(f"{name} {file}: loss {result.loss.item():.6f}, token_dim {peft_model.peft_config['default'].token_dim}, "
+          f"{shapes}, {os.path.getsize(os.path.join(folder, file)) / 1024:.0f} KiB")
+
+
 if __name__ == "__main__":
     os.makedirs(ROOT, exist_ok=True)
-    make_llava("llava-gqa",
+    gqa_inputs = make_llava("llava-gqa",
                vision=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
                            image_size=16, patch_size=4, projection_dim=16, hidden_act="quick_gelu"),
                text=dict(hidden_size=48, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
@@ -215,7 +261,7 @@ if __name__ == "__main__":
                image_token=127, seed=1,
                chosen_text=["model.language_model.layers.0.self_attn.q_proj.weight",
                             "model.language_model.layers.0.mlp.gate_proj.weight"])
-    make_llava("llava-odd",
+    odd_inputs = make_llava("llava-odd",
                vision=dict(hidden_size=27, intermediate_size=53, num_hidden_layers=2, num_attention_heads=3,
                            image_size=15, patch_size=5, projection_dim=16, hidden_act="quick_gelu"),
                text=dict(hidden_size=45, intermediate_size=67, num_hidden_layers=2, num_attention_heads=3,
@@ -225,6 +271,9 @@ if __name__ == "__main__":
                chosen_text=["model.language_model.layers.1.self_attn.o_proj.weight",
                             "model.language_model.layers.0.mlp.up_proj.weight"])
     make_llama_tied()
+    save_prefix_encoder_reference("llava-gqa", LlavaForConditionalGeneration, gqa_inputs, projection=False)
+    save_prefix_encoder_reference("llava-gqa", LlavaForConditionalGeneration, gqa_inputs, projection=True)
+    save_prefix_encoder_reference("llava-odd", LlavaForConditionalGeneration, odd_inputs, projection=True)
     for folder, _, files in os.walk(ROOT):
         for f in files:
             os.chmod(os.path.join(folder, f), 0o644)

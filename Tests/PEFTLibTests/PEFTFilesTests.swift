@@ -89,6 +89,39 @@ private let ids = [[3, 14, 15, 9, 26, 5, 35, 8]]
         }
     }
 
+    /// Prefix-tuning is a prompt-learning method in peft: its tuned connector is keyed one level
+    /// up (`base_model.model.multi_modal_projector…`), and the config has peft's grouped-query
+    /// sizes (token_dim = kv heads · head_dim); LoRA's targets on LLaVA leave the vision tower out.
+    @Test func llavaPrefixAndLoRAFilesUsePeftsLayout() throws {
+        let url = try #require(Bundle.module.resourceURL?.appendingPathComponent("Fixtures/models/llava-gqa"))
+        let llava = try LlavaForConditionalGeneration.load(directory: url.path)
+        let a = try attach(method: .prefix(tokens: 2, projection: true), to: llava, connector: .tuned)
+        let dir = temporaryDirectory()
+        try saveAdapter(llava, attachment: a, to: dir)
+        let file = try SafetensorsFile(path: dir + "/adapter_model.safetensors")
+        #expect(Set(file.names) == ["prompt_embeddings", "base_model.model.multi_modal_projector.linear_1.weight",
+                                    "base_model.model.multi_modal_projector.linear_1.bias",
+                                    "base_model.model.multi_modal_projector.linear_2.weight",
+                                    "base_model.model.multi_modal_projector.linear_2.bias"])
+        let json = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: dir + "/adapter_config.json"))) as? [String: Any])
+        let text = llava.config.textConfig
+        #expect(json["token_dim"] as? Int == text.kvDim)
+        #expect(json["num_attention_heads"] as? Int == text.numKeyValueHeads)
+        #expect(json["encoder_hidden_size"] as? Int == text.kvDim)
+        #expect(json["peftlab_version"] == nil)      // peft warns about fields it does not know
+        let loaded = try loadAdapter(from: dir, into: try LlavaForConditionalGeneration.load(directory: url.path))
+        #expect(loaded.connector == .tuned)
+
+        let lora = try LlavaForConditionalGeneration.load(directory: url.path)
+        let b = try attach(method: .lora(rank: 2, alpha: 4, targets: .modules(["q_proj", "v_proj"])), to: lora)
+        let loraDir = temporaryDirectory()
+        try saveAdapter(lora, attachment: b, to: loraDir)
+        let loraJSON = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: loraDir + "/adapter_config.json"))) as? [String: Any])
+        #expect(loraJSON["target_modules"] as? String == #"model\.language_model\.layers\.\d+\.(self_attn|mlp)\.(q_proj|v_proj)"#)
+    }
+
     @Test func mismatchedBaseIsAnErrorNamingIt() throws {
         let model = try tinyLlama(layers: 3)
         let a = try attach(method: .lora(rank: 2, alpha: 4, targets: .modules(["q_proj"])), to: model)

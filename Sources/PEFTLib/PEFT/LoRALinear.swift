@@ -53,6 +53,13 @@ struct PEFTParameterFactory {
             : try Tensor.normal(shape, std: std, generator: &generator, requiresGrad: true)
     }
 
+    /// A linear layer's bias as PyTorch initialises it: uniform in ±1/√fan-in.
+    mutating func linearBias(_ shape: [Int], fanIn: Int) throws -> Tensor {
+        let bound = 1 / Float(fanIn).squareRoot()
+        return meta ? try Tensor.meta(shape, requiresGrad: true)
+            : try Tensor.uniform(shape, low: -bound, high: bound, generator: &generator, requiresGrad: true)
+    }
+
     func constant(_ shape: [Int], _ value: Float) throws -> Tensor {
         meta ? try Tensor.meta(shape, requiresGrad: true) : try Tensor.full(shape, value: value, requiresGrad: true)
     }

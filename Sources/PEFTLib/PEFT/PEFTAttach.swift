@@ -258,7 +258,7 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
     case let .prefix(c):
         let meta = host.languageModel.embedTokens.weight.isMeta
         let encoder = try PrefixEncoder(configuration: c, layers: config.numHiddenLayers, kvDim: config.kvDim,
-                                        hiddenSize: config.hiddenSize, meta: meta, generator: &generator)
+                                        meta: meta, generator: &generator)
         // Every forward pass asks the encoder for each layer's virtual keys and values, so
         // gradients reach the prefix parameters.
         host.languageModel.prefixKeyValues = { try encoder.keyValues().layers }

@@ -261,7 +261,8 @@ public struct AdapterConfiguration: Codable, Sendable, Equatable {
 public struct PrefixConfiguration: Codable, Sendable, Equatable {
     public var virtualTokens: Int
     public var projection: Bool
-    /// Width of the MLP's hidden layer (peft's `encoder_hidden_size`); the model width if nil.
+    /// Width of the MLP's hidden layer (peft's `encoder_hidden_size`); if nil, the key/value
+    /// width kvHeads · headDim, as peft defaults it to its grouped-query-adjusted `token_dim`.
     public var encoderHiddenSize: Int?
 
     enum CodingKeys: String, CodingKey {
@@ -325,8 +326,8 @@ public enum PEFTMethod: Codable, Sendable, Equatable {
         .adapter(try AdapterConfiguration(bottleneckSize: size, location: location, style: style))
     }
 
-    public static func prefix(tokens: Int, projection: Bool = false) throws -> PEFTMethod {
-        .prefix(try PrefixConfiguration(virtualTokens: tokens, projection: projection))
+    public static func prefix(tokens: Int, projection: Bool = false, encoderHiddenSize: Int? = nil) throws -> PEFTMethod {
+        .prefix(try PrefixConfiguration(virtualTokens: tokens, projection: projection, encoderHiddenSize: encoderHiddenSize))
     }
 
     /// Short name for tables: lora, ia3, adapter, prefix, full, connector.

@@ -2,13 +2,68 @@
 // lora_alpha, target_modules, …) and `adapter_model.safetensors` keyed `base_model.model.<path>`
 // without peft's adapter name (`…q_proj.lora_A.weight`, `…k_proj.ia3_l`, `prompt_embeddings`).
 // A tuned connector goes into the same file as peft's `modules_to_save` writes it
-// (`base_model.model.model.multi_modal_projector.linear_1.weight`, config `modules_to_save`).
-// The bottleneck adapter uses LLM-Adapters' `BOTTLENECK` type and key names.
+// (`base_model.model.model.multi_modal_projector.linear_1.weight`, config `modules_to_save`); for
+// prefix-tuning, a prompt-learning method whose peft model wraps the base model one level less,
+// the keys start `base_model.` instead (`base_model.model.multi_modal_projector.linear_1.weight`).
+// On LLaVA, `target_modules` is a regex over the language model's projections, since peft matches
+// a bare `q_proj` in the vision tower too. tools/check_peft_loads_ours.py checks that peft loads
+// what we write. The bottleneck adapter uses LLM-Adapters' `BOTTLENECK` type and key names.
 
 import Foundation
 
 /// The peft key prefix of every module path.
 let peftKeyPrefix = "base_model.model."
+
+/// The key prefix of prompt-learning methods (prefix-tuning): peft's model holds the base model
+/// directly as `base_model`, without the tuner wrapper in between.
+let peftPromptLearningKeyPrefix = "base_model."
+
+/// The prefix of a method's file keys.
+func peftKeyPrefix(for method: PEFTMethod) -> String {
+    if case .prefix = method { return peftPromptLearningKeyPrefix }
+    return peftKeyPrefix
+}
+
+/// `target_modules` as peft reads it (a list matches a module path equal to or ending with
+/// `.name`; a string is a regex matched against the whole path), selecting exactly the adapted
+/// modules among the model's.
+enum PEFTTargetModules {
+    /// Short names (`["q_proj", "v_proj"]`): every decoder layer has them and nothing else does.
+    case names([String])
+    /// On LLaVA, whose vision tower also has q, k and v projections: the language model's layers.
+    case regex(String)
+    /// Full module paths, when only some layers are adapted.
+    case paths([String])
+
+    init(adapted: [String], host: PEFTHost) {
+        let names = llamaProjectionNames.filter { name in adapted.contains { $0.hasSuffix("." + name) } }
+        let everyLayer = Set(host.projections.filter { names.contains($0.name) }.map(\.path)) == Set(adapted)
+        if !everyLayer {
+            self = .paths(adapted)
+        } else if host.visionTower == nil {
+            self = .names(names)
+        } else {
+            let layers = NSRegularExpression.escapedPattern(for: host.languageModelPath + ".layers.")
+            self = .regex(layers + #"\d+\.(self_attn|mlp)\.("# + names.joined(separator: "|") + ")")
+        }
+    }
+
+    var json: Any {
+        switch self {
+        case let .names(list), let .paths(list): return list
+        case let .regex(pattern): return pattern
+        }
+    }
+
+    /// IA3's `feedforward_modules` among the adapted modules, in the same form (peft requires a
+    /// list of them to be a subset of a list of targets).
+    func feedforward(_ modules: [String], adapted: [String]) -> [String] {
+        let wanted = Set(modules.map(expandProjectionName))
+        let paths = adapted.filter { path in wanted.contains { path == $0 || path.hasSuffix("." + $0) } }
+        if case .paths = self { return paths }
+        return llamaProjectionNames.filter { name in paths.contains { $0.hasSuffix("." + name) } }
+    }
+}
 
 // MARK: - Save
 
@@ -20,35 +75,36 @@ let peftKeyPrefix = "base_model.model."
 public func saveAdapter(_ model: any Module, attachment: PEFTAttachment, to directory: String) throws {
     let host = try PEFTHost(model)
     var config: [String: Any] = ["task_type": "CAUSAL_LM", "base_model_name_or_path": NSNull(),
-                                 "inference_mode": true, "revision": NSNull(), "peftlab_version": 1]
+                                 "inference_mode": true, "revision": NSNull()]
     var writer = SafetensorsWriter()
+    let keyPrefix = peftKeyPrefix(for: attachment.method)
     func add(_ path: String, _ tensor: Tensor) throws {
         try Tensor.requireValuesForSaving(tensor, path)
-        try writer.add(peftKeyPrefix + path, shape: tensor.shape, values: tensor.toArray())
+        try writer.add(keyPrefix + path, shape: tensor.shape, values: tensor.toArray())
     }
-    let moduleNames = Array(Set(attachment.adaptedModules.compactMap { $0.split(separator: ".").last.map(String.init) }))
-        .sorted { (llamaProjectionNames.firstIndex(of: $0) ?? 99) < (llamaProjectionNames.firstIndex(of: $1) ?? 99) }
+    let targets = PEFTTargetModules(adapted: attachment.adaptedModules, host: host)
     switch attachment.method {
     case let .lora(c):
         config.merge(["peft_type": "LORA", "r": c.rank, "lora_alpha": c.alpha, "lora_dropout": c.dropout,
-                      "target_modules": moduleNames, "bias": "none", "fan_in_fan_out": false,
+                      "target_modules": targets.json, "bias": "none", "fan_in_fan_out": false,
                       "init_lora_weights": true, "use_rslora": false, "use_dora": false]) { $1 }
     case let .ia3(c):
-        config.merge(["peft_type": "IA3", "target_modules": moduleNames,
-                      "feedforward_modules": c.feedforwardModules.map(expandProjectionName).filter(moduleNames.contains),
+        config.merge(["peft_type": "IA3", "target_modules": targets.json,
+                      "feedforward_modules": targets.feedforward(c.feedforwardModules, adapted: attachment.adaptedModules),
                       "fan_in_fan_out": false, "init_ia3_weights": true]) { $1 }
     case let .adapter(c):
         config.merge(["peft_type": "BOTTLENECK", "bottleneck_size": c.bottleneckSize,
                       "non_linearity": c.activation.rawValue, "adapter_dropout": c.dropout, "scaling": c.scaling,
                       "use_parallel_adapter": c.style == .parallel, "use_adapterp": false,
-                      "target_modules": moduleNames, "init_std": c.initStd]) { $1 }
+                      "target_modules": targets.json, "init_std": c.initStd]) { $1 }
     case let .prefix(c):
+        // peft's sizes after its grouped-query adjustment: token_dim is the key/value width.
         let t = host.config
         config.merge(["peft_type": "PREFIX_TUNING", "num_virtual_tokens": c.virtualTokens,
-                      "num_layers": t.numHiddenLayers, "token_dim": t.hiddenSize,
-                      "num_attention_heads": t.numAttentionHeads, "num_transformer_submodules": 1,
+                      "num_layers": t.numHiddenLayers, "token_dim": t.kvDim,
+                      "num_attention_heads": t.numKeyValueHeads, "num_transformer_submodules": 1,
                       "prefix_projection": c.projection,
-                      "encoder_hidden_size": c.encoderHiddenSize ?? t.hiddenSize]) { $1 }
+                      "encoder_hidden_size": c.encoderHiddenSize ?? t.kvDim]) { $1 }
         guard let prefix = attachment.prefix else { throw PEFTError.unsupported("the attachment has no prefix") }
         let table = try withNoGrad { try prefix.table() }                     // (P, 2·L·d)
         try Tensor.requireValuesForSaving(table, "prompt_embeddings")
@@ -137,12 +193,13 @@ public func loadAdapter(from directory: String, into model: any Module) throws -
     let host = try PEFTHost(model)
     let isLlava = model is LlavaForConditionalGeneration
     // File key → parameter path (peft prefix dropped; transformers 4 LLaVA keys renamed).
+    let keyPrefix = peftKeyPrefix(for: savedMethod)
     var paths: [String: String] = [:]
     for key in file.names where key != "prompt_embeddings" {
-        guard key.hasPrefix(peftKeyPrefix) else {
-            throw PEFTError.invalidAdapterFile("key '\(key)' does not start with '\(peftKeyPrefix)'")
+        guard key.hasPrefix(keyPrefix) else {
+            throw PEFTError.invalidAdapterFile("key '\(key)' does not start with '\(keyPrefix)'")
         }
-        var path = String(key.dropFirst(peftKeyPrefix.count)).replacingOccurrences(of: ".default.", with: ".")
+        var path = String(key.dropFirst(keyPrefix.count)).replacingOccurrences(of: ".default.", with: ".")
         if isLlava { path = LlavaForConditionalGeneration.parameterPath(forCheckpointKey: path) }
         paths[key] = path
     }

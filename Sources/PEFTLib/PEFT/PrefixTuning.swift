@@ -1,8 +1,10 @@
 // Prefix-tuning's parameters: per-layer virtual keys and values, either a table
-// (P, 2·L·d) or produced by the reparameterisation MLP Embedding → Linear → tanh → Linear(2·L·d),
-// as peft's `tuners/prefix_tuning/model.py` (`PrefixEncoder`). d is the key/value width
-// (kvHeads · headDim); token p's row holds, for layer l, the key at columns [2l·d, (2l+1)·d) and
-// the value at [(2l+1)·d, (2l+2)·d), heads interleaved, as peft splits `past_key_values`.
+// (P, 2·L·d) or produced by the reparameterisation MLP Embedding(P, d) → Linear(d, e) → tanh →
+// Linear(e, 2·L·d), as peft's `tuners/prefix_tuning/model.py` (`PrefixEncoder`). d is the
+// key/value width (kvHeads · headDim): peft's `token_dim` after its grouped-query adjustment, so
+// the MLP's input is d wide too, not the model width; e defaults to d. Token p's row holds, for
+// layer l, the key at columns [2l·d, (2l+1)·d) and the value at [(2l+1)·d, (2l+2)·d), heads
+// interleaved, as peft splits `past_key_values`.
 //
 // The keys are used as they are (no rotary embedding), like a KV cache entry. Feeding them to
 // the attention needs a hook in LlamaAttention (see `PrefixKeyValues` and the report).
@@ -12,17 +14,19 @@ public final class PrefixEncoder: Module {
     public let virtualTokens: Int
     public let layers: Int
     public let kvDim: Int
-    /// (P, 2·L·d) without projection; (P, hidden) with it (peft's `embedding.weight`).
+    /// (P, 2·L·d) without projection; (P, d) with it (peft's `embedding.weight`).
     public let embedding: Tensor
     /// The reparameterisation MLP (peft's `transform.0` and `transform.2`), if any.
     public let transform0: Linear?
     public let transform2: Linear?
 
-    /// Builds the encoder for a model of `layers` layers with key/value width `kvDim`.
+    /// Builds the encoder for a model of `layers` layers with key/value width `kvDim`, initialised
+    /// as PyTorch initialises peft's modules (embedding N(0, 1); each linear's weight
+    /// Kaiming-uniform and bias uniform in ±1/√fan-in).
     /// - Parameters:
-    ///   - hiddenSize: width of the embedding when projecting (peft's `token_dim`)
+    ///   - kvDim: kvHeads · headDim, also the embedding's width when projecting (peft's `token_dim`)
     ///   - meta: shapes only, for counting
-    public init(configuration: PrefixConfiguration, layers: Int, kvDim: Int, hiddenSize: Int, meta: Bool,
+    public init(configuration: PrefixConfiguration, layers: Int, kvDim: Int, meta: Bool,
                 generator: inout RandomGenerator) throws {
         try configuration.validate()
         virtualTokens = configuration.virtualTokens
@@ -31,12 +35,12 @@ public final class PrefixEncoder: Module {
         var factory = PEFTParameterFactory(meta: meta, generator: generator.split())
         let width = 2 * layers * kvDim
         if configuration.projection {
-            let encoderHidden = configuration.encoderHiddenSize ?? hiddenSize
-            embedding = try factory.normal([virtualTokens, hiddenSize], std: 1)        // nn.Embedding: N(0, 1)
-            transform0 = Linear(weight: try factory.kaimingUniform([encoderHidden, hiddenSize]),
-                                bias: try factory.constant([encoderHidden], 0))
+            let encoderHidden = configuration.encoderHiddenSize ?? kvDim
+            embedding = try factory.normal([virtualTokens, kvDim], std: 1)            // nn.Embedding: N(0, 1)
+            transform0 = Linear(weight: try factory.kaimingUniform([encoderHidden, kvDim]),
+                                bias: try factory.linearBias([encoderHidden], fanIn: kvDim))
             transform2 = Linear(weight: try factory.kaimingUniform([width, encoderHidden]),
-                                bias: try factory.constant([width], 0))
+                                bias: try factory.linearBias([width], fanIn: encoderHidden))
         } else {
             embedding = try factory.normal([virtualTokens, width], std: 1)
             transform0 = nil
