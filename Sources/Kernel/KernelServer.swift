@@ -18,6 +18,7 @@ public final class KernelServer: @unchecked Sendable {
     public let core: KernelCore
     private let stopping = Atomic<Bool>(false)
     private var signalSource: DispatchSourceSignal?
+    private var parentWatch: DispatchSourceTimer?
 
     /// Binds every socket; throws a readable error when a port is taken.
     public init(connection: ConnectionInfo, interpreter: any KernelInterpreter, log: Logger) throws {
@@ -42,6 +43,7 @@ public final class KernelServer: @unchecked Sendable {
     /// Serves until a shutdown request; returns whether a restart was asked for.
     public func run() -> Bool {
         installInterruptHandler()
+        watchParent()
         let heartbeatThread = Thread { [self] in runHeartbeat() }
         heartbeatThread.name = "peftlab-heartbeat"
         heartbeatThread.start()
@@ -111,6 +113,26 @@ public final class KernelServer: @unchecked Sendable {
             heartbeat.send(frames)
         }
         heartbeat.close()
+    }
+
+    /// Exits when the process that started the kernel is gone (its client was killed), as
+    /// ipykernel's parent poller does: the parent is `JPY_PARENT_PID` when set, else the
+    /// parent at start. A kernel started by init (parent 1) is not watched.
+    private func watchParent() {
+        let environment = ProcessInfo.processInfo.environment
+        let parent = environment["JPY_PARENT_PID"].flatMap { pid_t($0) } ?? getppid()
+        guard parent > 1 else { return }
+        let startParent = getppid()
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + 1, repeating: 1)
+        timer.setEventHandler { [log] in
+            let gone = getppid() != startParent || (kill(parent, 0) != 0 && errno == ESRCH)
+            guard gone else { return }
+            log.warning("the kernel's parent process \(parent) is gone; exiting")
+            exit(0)
+        }
+        timer.resume()
+        parentWatch = timer
     }
 
     private func installInterruptHandler() {

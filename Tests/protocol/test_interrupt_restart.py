@@ -131,3 +131,38 @@ def test_stop_on_error_aborts_queued_cells(kernel):
     second = kc.execute("let doesRun = 1")
     replies = shell_replies(kc, 2)
     assert replies[second]["content"]["status"] == "ok"
+
+
+def test_kernel_exits_when_its_parent_dies(tmp_path):
+    """A client killed outright (no shutdown request) must not leave its kernel running."""
+    import json
+    import subprocess
+    import sys
+
+    from jupyter_client.connect import write_connection_file
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    connection, _ = write_connection_file(str(tmp_path / "kernel.json"))
+    argv = [a.replace("{connection_file}", connection) for a in KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv]
+    parent_code = ("import subprocess, sys, time; p = subprocess.Popen(sys.argv[1:]); "
+                   "print(p.pid, flush=True); time.sleep(120)")
+    parent = subprocess.Popen([sys.executable, "-c", parent_code] + argv, stdout=subprocess.PIPE, text=True)
+    kernel_pid = int(parent.stdout.readline())
+    time.sleep(1.0)
+    os.kill(kernel_pid, 0)  # running
+    parent.kill()
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            with open(f"/proc/{kernel_pid}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            break
+        if state in ("Z", "X"):  # exited; waiting for whoever adopted it to reap it
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(kernel_pid, signal.SIGKILL)
+        raise AssertionError("the kernel kept running after its parent was killed")
+    assert json.loads(open(connection).read())["transport"] == "tcp"
