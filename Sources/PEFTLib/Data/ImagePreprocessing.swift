@@ -135,6 +135,23 @@ extension CLIPPreprocessorConfig {
         return out
     }
 
+    /// Images as CLIP's input, (N, 3, H, W): (cropHeight, cropWidth) with the center crop on.
+    /// - Throws: for no images, or images whose outputs differ in size (center crop off).
+    public func pixelValues(_ images: [RGBImage]) throws -> Tensor {
+        let sizes = images.map(outputSize)
+        guard let (h, w) = sizes.first, sizes.allSatisfy({ $0 == (h, w) }) else {
+            throw DataError.malformed(file: "<images>", record: nil,
+                                      reason: "a batch needs at least one image, all preprocessed to one size")
+        }
+        return try Tensor(shape: [images.count, 3, h, w], values: Array(images.map(preprocess).joined()))
+    }
+
+    /// (height, width) of `preprocess`'s output for an image.
+    public func outputSize(_ image: RGBImage) -> (height: Int, width: Int) {
+        if doCenterCrop { return (cropHeight, cropWidth) }
+        return doResize ? resizedSize(height: image.height, width: image.width) : (image.height, image.width)
+    }
+
     /// The (height, width) after the shortest-side resize (transformers' get_resize_output_image_size).
     public func resizedSize(height: Int, width: Int) -> (Int, Int) {
         let short = min(height, width), long = max(height, width)

@@ -186,18 +186,46 @@ public final class LlavaForConditionalGeneration: Module {
     /// Input embeddings (B, T, D) for expanded ids: token embeddings with the image features of
     /// `pixelValues`' images, in order, at the `<image>` positions.
     func inputEmbeddings(flatIds ids: [Int], batch b: Int, length t: Int, pixelValues: Tensor?) throws -> Tensor {
+        try inputEmbeddings(flatIds: ids, batch: b, length: t, images: pixelValues.map { .pixels($0) })
+    }
+
+    /// The images of a forward pass: pixels for the vision tower and projector, or their output.
+    enum ImageInput {
+        /// (N, C, H, W)
+        case pixels(Tensor)
+        /// (N, features, text hidden), already projected
+        case features(Tensor)
+
+        var name: String {
+            if case .pixels = self { return "pixel values" }
+            return "image features"
+        }
+    }
+
+    /// Input embeddings (B, T, D) for expanded ids, with the features of `images`, in order, at
+    /// the `<image>` positions.
+    func inputEmbeddings(flatIds ids: [Int], batch b: Int, length t: Int, images: ImageInput?) throws -> Tensor {
         try requireWeights(model.languageModel.embedTokens.weight)
         let lm = model.languageModel
         let image = config.imageTokenIndex
         let imagePositions = ids.indices.filter { ids[$0] == image }
         guard !imagePositions.isEmpty else {
-            if pixelValues != nil { throw ModelError.invalidInput("pixel values given but the ids hold no <image> token") }
+            if let images { throw ModelError.invalidInput("\(images.name) given but the ids hold no <image> token") }
             return try lm.embedTokens(ids, shape: [b, t])                                     // (B, T, D)
         }
-        guard let pixelValues else {
+        let features: Tensor                                                                  // (N, P, D)
+        switch images {
+        case nil:
             throw ModelError.invalidInput("the ids hold <image> tokens but no pixel values were given")
+        case .pixels(let pixelValues)?:
+            features = try imageFeatures(pixelValues: pixelValues)
+        case .features(let given)?:
+            let width = config.textConfig.hiddenSize
+            guard given.rank == 3, given.shape[1] == imageFeatureCount, given.shape[2] == width else {
+                throw ModelError.invalidInput("image features must be (N, \(imageFeatureCount), \(width)), found \(given.shape)")
+            }
+            features = given
         }
-        let features = try imageFeatures(pixelValues: pixelValues)                            // (N, P, D)
         let (n, p, d) = (features.shape[0], features.shape[1], features.shape[2])
         guard imagePositions.count == n * p else {
             throw ModelError.invalidInput("\(imagePositions.count) <image> positions but \(n) image(s) of \(p) features")
@@ -235,12 +263,26 @@ public final class LlavaForConditionalGeneration: Module {
     /// computed only for the labelled positions.
     public func loss(inputIds: [[Int]], pixelValues: Tensor?, attentionMask: [[Int]]? = nil,
                      labels: [[Int]]) throws -> Tensor {
+        try loss(inputIds: inputIds, images: pixelValues.map { .pixels($0) }, attentionMask: attentionMask, labels: labels)
+    }
+
+    /// The training loss from image features computed beforehand (`imageFeatures(pixelValues:)`,
+    /// e.g. cached while the vision tower and the connector are frozen): no gradient reaches
+    /// the vision tower or the connector through them.
+    /// - Parameter imageFeatures: (N, features, text hidden), one image per `<image>`, in row order
+    public func loss(inputIds: [[Int]], imageFeatures: Tensor?, attentionMask: [[Int]]? = nil,
+                     labels: [[Int]]) throws -> Tensor {
+        try loss(inputIds: inputIds, images: imageFeatures.map { .features($0) }, attentionMask: attentionMask,
+                 labels: labels)
+    }
+
+    func loss(inputIds: [[Int]], images: ImageInput?, attentionMask: [[Int]]?, labels: [[Int]]) throws -> Tensor {
         guard labels.count == inputIds.count, zip(labels, inputIds).allSatisfy({ $0.count == $1.count }) else {
             throw ModelError.invalidInput("labels must have the shape of the input ids")
         }
         let expanded = try expandImageTokens(inputIds, attentionMask: attentionMask, labels: labels)
         let (b, t) = try rectangularShape(expanded.ids, name: "input ids")
-        let x = try inputEmbeddings(flatIds: Array(expanded.ids.joined()), batch: b, length: t, pixelValues: pixelValues)
+        let x = try inputEmbeddings(flatIds: Array(expanded.ids.joined()), batch: b, length: t, images: images)
         let h = try model.languageModel(embeddings: x, keyMask: try flatMask(expanded.attentionMask, b, t))
         return try causalLMLoss(hidden: h, labels: expanded.labels!, head: lmHead)
     }

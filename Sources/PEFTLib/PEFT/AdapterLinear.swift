@@ -26,7 +26,7 @@ public final class AdapterLinear: PEFTLayer {
     public let scaling: Float
     public let dropoutProbability: Float
     public var isTraining = true
-    private var generator: RandomGenerator
+    var generator: RandomGenerator   // dropout masks; reseeded per step by `seedAdapterDropout`
 
     public var inFeatures: Int { baseLayer.inFeatures }
     public var outFeatures: Int { baseLayer.outFeatures }

@@ -91,7 +91,7 @@ public final class LoRALinear: PEFTLayer {
     public var isTraining = true
     /// True while the update is folded into the base weight.
     public private(set) var isMerged = false
-    private var generator: RandomGenerator
+    var generator: RandomGenerator   // dropout masks; reseeded per step by `seedAdapterDropout`
 
     public var inFeatures: Int { baseLayer.inFeatures }
     public var outFeatures: Int { baseLayer.outFeatures }

@@ -321,3 +321,20 @@ public func setAdapterTraining(_ training: Bool, in model: any Module) {
         if let layer = module as? any PEFTLayer { layer.isTraining = training }
     }
 }
+
+/// PEFT layers that draw dropout masks from a generator of their own.
+protocol AdapterDropout: AnyObject {
+    var generator: RandomGenerator { get set }
+}
+
+extension LoRALinear: AdapterDropout {}
+extension AdapterLinear: AdapterDropout {}
+
+/// Gives every PEFT layer with dropout a generator split from `generator`, in module order, so
+/// that a training step's masks depend on that generator alone, not on the steps before it
+/// (a run resumed from a checkpoint then drops the same units).
+public func seedAdapterDropout(in model: any Module, generator: inout RandomGenerator) {
+    for (_, module) in model.namedModules() {
+        if let layer = module as? any AdapterDropout { layer.generator = generator.split() }
+    }
+}
