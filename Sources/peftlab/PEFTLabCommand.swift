@@ -13,7 +13,7 @@ struct PEFTLabCommand: ParsableCommand {
         commandName: "peftlab",
         abstract: "PEFTLab: a Jupyter kernel for parameter-efficient fine-tuning experiments.",
         version: PEFTLabVersion.current,
-        subcommands: [KernelCommand.self, InstallCommand.self, RunCommand.self, BenchCommand.self]
+        subcommands: [KernelCommand.self, InstallCommand.self, RunCommand.self, BenchCommand.self, RecipeCommand.self]
     )
 }
 

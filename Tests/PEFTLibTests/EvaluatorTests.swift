@@ -136,13 +136,13 @@ struct EvaluatorTests {
 
     @Test("a tiny random LLaVA: every example answered, counts and timing filled in")
     func endToEnd() throws {
-        let test = TinyLlava.examples(.vqav2, .test, count: 6)
-        let tokenizer = try TinyLlava.tokenizer(for: test)
-        let model = try TinyLlava.model(for: tokenizer)
-        let generator = try LlavaAnswerGenerator(model: model, tokenizer: tokenizer, preprocessor: TinyLlava.preprocessor,
+        let test = TestLlava.examples(.vqav2, .test, count: 6)
+        let tokenizer = try TestLlava.tokenizer(for: test)
+        let model = try TestLlava.model(for: tokenizer)
+        let generator = try LlavaAnswerGenerator(model: model, tokenizer: tokenizer, preprocessor: TestLlava.preprocessor,
                                                  maxNewTokens: 5)
         #expect(try generator.generateTokens(for: test).allSatisfy { (1...5).contains($0.count) })
-        let evaluator = try Evaluator(model: model, tokenizer: tokenizer, preprocessor: TinyLlava.preprocessor,
+        let evaluator = try Evaluator(model: model, tokenizer: tokenizer, preprocessor: TestLlava.preprocessor,
                                       batchSize: 4, maxNewTokens: 5)
         let result = try evaluator.evaluate(test)
         #expect(result.metric == .vqaScore && result.predictions.count == 6 && result.total == 6 && !result.isPartial)
@@ -155,11 +155,11 @@ struct EvaluatorTests {
 
     @Test("batched generation equals generation one example at a time (left padding)")
     func batchedEqualsUnbatched() throws {
-        var set = TinyLlava.examples(.vqav2, .test, count: 3) + TinyLlava.examples(.sqa, .test, count: 1)
+        var set = TestLlava.examples(.vqav2, .test, count: 3) + TestLlava.examples(.sqa, .test, count: 1)
         set.insert(VQAExample(id: "text", image: nil, question: "What colour is the sky?", answer: "blue"), at: 2)
-        let tokenizer = try TinyLlava.tokenizer(for: set)
-        let model = try TinyLlava.model(for: tokenizer, seed: 3, std: 0.2)
-        let generator = try LlavaAnswerGenerator(model: model, tokenizer: tokenizer, preprocessor: TinyLlava.preprocessor,
+        let tokenizer = try TestLlava.tokenizer(for: set)
+        let model = try TestLlava.model(for: tokenizer, seed: 3, std: 0.2)
+        let generator = try LlavaAnswerGenerator(model: model, tokenizer: tokenizer, preprocessor: TestLlava.preprocessor,
                                                  maxNewTokens: 6, endTokens: [])
         #expect(Set(try set.map { try generator.prompt(for: $0).count }).count > 2)   // different lengths: padding happens
         let batched = try generator.generateTokens(for: set)

@@ -10,10 +10,10 @@ import Testing
 struct LlavaTrainingTests {
     private func task(_ examples: [VQAExample], model: LlavaForConditionalGeneration? = nil, batch: Int = 4,
                       maxLength: Int? = nil) throws -> (LlavaSupervisedTask, Tokenizer) {
-        let tokenizer = try TinyLlava.tokenizer(for: examples)
-        let llava = try model ?? TinyLlava.model(for: tokenizer)
+        let tokenizer = try TestLlava.tokenizer(for: examples)
+        let llava = try model ?? TestLlava.model(for: tokenizer)
         let task = try LlavaSupervisedTask(model: llava, tokenizer: tokenizer, examples: examples, batchSize: batch,
-                                           preprocessor: TinyLlava.preprocessor, maxLength: maxLength)
+                                           preprocessor: TestLlava.preprocessor, maxLength: maxLength)
         return (task, tokenizer)
     }
 
@@ -54,9 +54,9 @@ struct LlavaTrainingTests {
         let (task, tokenizer) = try task(examples)
         let features = task.model.imageFeatureCount
         let image = task.sequences[0], text = task.sequences[1]
-        #expect(image.inputIDs.first == TinyLlava.bos)
-        #expect(image.inputIDs.filter { $0 == TinyLlava.image }.count == features)
-        #expect(!text.inputIDs.contains(TinyLlava.image))
+        #expect(image.inputIDs.first == TestLlava.bos)
+        #expect(image.inputIDs.filter { $0 == TestLlava.image }.count == features)
+        #expect(!text.inputIDs.contains(TestLlava.image))
         func supervised(_ s: SupervisedTokens) -> String {
             tokenizer.decode(zip(s.inputIDs, s.labels).filter { $0.1 != -100 }.map(\.0), skipSpecialTokens: false)
         }
@@ -67,7 +67,7 @@ struct LlavaTrainingTests {
         }
         let prompt = try LlavaChatTemplate().encodePrompt(question: "What colour is it?", tokenizer: tokenizer)
         #expect(Array(image.inputIDs.prefix(prompt.count + features - 1))
-                == prompt.flatMap { $0 == TinyLlava.image ? Array(repeating: $0, count: features) : [$0] })
+                == prompt.flatMap { $0 == TestLlava.image ? Array(repeating: $0, count: features) : [$0] })
 
         let batch = task.batch(examples: [1, 0])
         let width = max(image.inputIDs.count, text.inputIDs.count)
@@ -75,7 +75,7 @@ struct LlavaTrainingTests {
         #expect(batch.imageExamples == [0])
         let short = image.inputIDs.count < text.inputIDs.count ? 1 : 0   // row of the shorter sequence
         let real = [text, image][short].inputIDs.count
-        #expect(batch.inputIds[short].suffix(width - real).allSatisfy { $0 == TinyLlava.pad })
+        #expect(batch.inputIds[short].suffix(width - real).allSatisfy { $0 == TestLlava.pad })
         #expect(batch.attentionMask[short] == Array(repeating: 1, count: real) + Array(repeating: 0, count: width - real))
         #expect(batch.labels[short].suffix(width - real).allSatisfy { $0 == -100 })
         #expect(batch.attentionMask[1 - short].allSatisfy { $0 == 1 })
@@ -107,7 +107,7 @@ struct LlavaTrainingTests {
 
     @Test("groups: connector, no decay (1-D), decay; only trainable parameters; the connector gets its own rate")
     func connectorLearningRate() throws {
-        let examples = TinyLlava.examples(.vqav2, count: 8)
+        let examples = TestLlava.examples(.vqav2, count: 8)
         let (task, _) = try task(examples)
         try attach(method: .lora(try LoRAConfiguration(rank: 4, alpha: 8, targets: .modules(["q_proj", "v_proj"]))),
                    to: task.model, connector: .tuned)
@@ -148,7 +148,7 @@ struct LlavaTrainingTests {
 
     @Test("frozen vision tower and connector: cached features give the loss of the pixels")
     func cachedFeatures() throws {
-        let examples = TinyLlava.examples(.vqav2, count: 6)
+        let examples = TestLlava.examples(.vqav2, count: 6)
         let (task, _) = try task(examples)
         var generator = RandomGenerator(seed: 0)
         let fromPixels = try task.loss(examples: [0, 1, 2], generator: &generator).loss.item()   // everything trains
@@ -160,7 +160,7 @@ struct LlavaTrainingTests {
         #expect(abs(again - cached) < 1e-4)
 
         let batch = task.batch(examples: [0, 1])
-        let pixels = try TinyLlava.preprocessor.pixelValues([examples[0].image!, examples[1].image!])
+        let pixels = try TestLlava.preprocessor.pixelValues([examples[0].image!, examples[1].image!])
         let features = try withNoGrad { try task.model.imageFeatures(pixelValues: pixels) }
         let a = try task.model.loss(inputIds: batch.inputIds, pixelValues: pixels, attentionMask: batch.attentionMask,
                                     labels: batch.labels).item()
@@ -183,7 +183,7 @@ struct LlavaTrainingTests {
 
     @Test("the same seed gives bit-identical losses; a resumed run continues exactly (dropout on)")
     func determinism() throws {
-        let examples = TinyLlava.examples(.iconqaBlank, count: 9)
+        let examples = TestLlava.examples(.iconqaBlank, count: 9)
         let a = try freshRun(seed: 5, examples: examples), b = try freshRun(seed: 5, examples: examples)
         let c = try freshRun(seed: 6, examples: examples)
         try a.train(steps: 4); try b.train(steps: 4); try c.train(steps: 4)
@@ -203,10 +203,10 @@ struct LlavaTrainingTests {
 
     @Test("a few steps on a small fixed mini-suite set reduce the loss")
     func lossGoesDown() throws {
-        let examples = TinyLlava.examples(.vqav2, count: 16)
+        let examples = TestLlava.examples(.vqav2, count: 16)
         // With the frozen head and final norm of a model drawn at std 0.02, logits stay within about ±1.3
         // whatever LoRA does; std 0.1 leaves room for confident answers.
-        let model = try TinyLlava.model(for: try TinyLlava.tokenizer(for: examples), std: 0.1)
+        let model = try TestLlava.model(for: try TestLlava.tokenizer(for: examples), std: 0.1)
         let (task, _) = try task(examples, model: model, batch: 8)
         try attach(method: .lora(try LoRAConfiguration(rank: 8, alpha: 16)), to: task.model, connector: .tuned)
         let run = TrainingRun(task: task, configuration: TrainingConfiguration(

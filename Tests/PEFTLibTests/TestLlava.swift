@@ -5,7 +5,7 @@
 import Foundation
 import PEFTLib
 
-enum TinyLlava {
+enum TestLlava {
     static let pad = 1, bos = 2, eos = 3, image = 4
     static let preprocessor = CLIPPreprocessorConfig(imageSize: 32)
 
