@@ -31,9 +31,9 @@ enum DataBuiltins {
             do { loaded = try LlavaDataset(json: json, images: folder, skipInvalid: try args.bool(7, "skipInvalid")) } catch {
                 throw RuntimeError(.library, "\(error)", at: args.location)
             }
-            let items = loaded.records.map { r in DataItem(id: r.id, image: r.image, question: r.question, answer: r.answer) }
+            let items = loaded.records.map { VQAExample($0) }
             let note = loaded.skipped.isEmpty ? nil : "\(loaded.skipped.count) invalid records skipped"
-            return .object(DatasetObject(name: json, split: "train", group: "yours", metric: "exact match", items: items, note: note))
+            return .object(DatasetObject(name: json, split: "train", group: "yours", metric: MiniMetric.accuracy.rawValue, items: items, note: note))
         }
         guard case .string(let name) = args[0] else {
             throw RuntimeError(.argument, "dataset() needs a name such as \"mini-vqav2\", or json: and images:", at: args.location)
@@ -58,9 +58,7 @@ enum DataBuiltins {
 
     static func miniDataset(_ task: MiniTask, split: String, size: Int?, seed: Int, imageSize: Int) -> DatasetObject {
         let data = MiniDataset(task, split: split == "test" ? .test : .train, size: size, seed: UInt64(bitPattern: Int64(seed)), imageSize: imageSize)
-        let items = data.samples.map { s in
-            DataItem(id: s.id, image: s.image, question: s.question, answer: s.answer, options: s.options, references: s.references)
-        }
+        let items = data.examples
         return DatasetObject(name: task.rawValue, split: split, group: task.group.rawValue, metric: task.metric.rawValue, items: items)
     }
 

@@ -5,15 +5,9 @@ import Foundation
 import PEFTLabJSON
 import PEFTLib
 
-/// One example of any dataset the language loads (mini suite or LLaVA JSON).
-struct DataItem: Sendable {
-    var id: String
-    var image: RGBImage?
-    var question: String
-    var answer: String
-    var options: [String] = []
-    var references: [String] = []
-}
+/// One example of any dataset the language loads (mini suite or LLaVA JSON): PEFTLib's
+/// `VQAExample`, which training and evaluation take as they are.
+typealias DataItem = VQAExample
 
 /// An RGB image.
 final class ImageObject: RuntimeObject {

@@ -12,9 +12,51 @@ final class ModelObject: RuntimeObject, @unchecked Sendable {
     let source: String
     let configSummary: [(String, String)]
     var attachment: PEFTAttachment?
+    /// The tokenizer and image preprocessing found beside the weights (needed to train and ask).
+    var tokenizer: Tokenizer?
+    var preprocessor: CLIPPreprocessorConfig?
 
-    init(module: any Module, architecture: String, source: String, configSummary: [(String, String)]) {
+    init(module: any Module, architecture: String, source: String, configSummary: [(String, String)],
+         tokenizer: Tokenizer? = nil, preprocessor: CLIPPreprocessorConfig? = nil) {
         self.module = module; self.architecture = architecture; self.source = source; self.configSummary = configSummary
+        self.tokenizer = tokenizer; self.preprocessor = preprocessor
+    }
+
+    /// A LLaVA model from a Hugging Face folder, with its tokenizer and preprocessor when present.
+    static func loadLlava(directory: String, source: String) throws -> ModelObject {
+        guard case .llava(let config) = try ModelConfig.load(path: directory) else {
+            throw ModelError.invalidInput("'\(directory)' does not hold a LLaVA model")
+        }
+        let model = try LlavaForConditionalGeneration.load(directory: directory)
+        let files = FileManager.default
+        let tokenizer = files.fileExists(atPath: directory + "/tokenizer.json") ? try Tokenizer(path: directory) : nil
+        let preprocessorPath = directory + "/preprocessor_config.json"
+        let preprocessor = files.fileExists(atPath: preprocessorPath)
+            ? try CLIPPreprocessorConfig(contentsOf: preprocessorPath)
+            : CLIPPreprocessorConfig(imageSize: config.visionConfig.imageSize)
+        return ModelObject(module: model, architecture: "LlavaForConditionalGeneration", source: source,
+                           configSummary: ModelBuiltins.summary(config), tokenizer: tokenizer, preprocessor: preprocessor)
+    }
+
+    /// The LLaVA model, or an error saying what this one is.
+    func llava(_ what: String, at location: SourceLocation?) throws(RuntimeError) -> LlavaForConditionalGeneration {
+        guard let model = module as? LlavaForConditionalGeneration else {
+            throw RuntimeError(.value, "\(what) needs a LLaVA model; this one is a \(architecture)", at: location)
+        }
+        if model.isMeta {
+            throw RuntimeError(.value, "\(what) needs weights; this model was loaded from a config alone (for counting)", at: location)
+        }
+        return model
+    }
+
+    /// An unadapted copy with the same tokenizer and preprocessing.
+    func copy() throws -> ModelObject {
+        let copied: any Module
+        if let llava = module as? LlavaForConditionalGeneration { copied = try llava.copy() } else {
+            throw PEFTError.unsupported("only LLaVA models can be copied")
+        }
+        return ModelObject(module: copied, architecture: architecture, source: source, configSummary: configSummary,
+                           tokenizer: tokenizer, preprocessor: preprocessor)
     }
 
     var typeName: String { attachment == nil ? "Model" : "AdaptedModel" }
@@ -103,14 +145,28 @@ enum ModelBuiltins {
     }
 
     static let load = Builtin(
-        "load", [Parameter(nil, "String", default: .null), Parameter("config", "String", default: .null)],
+        "load", [Parameter(nil, "String", default: .null), Parameter("config", "String", default: .null),
+                 Parameter("adapter", "String", default: .null), Parameter("on", "Model", default: .null)],
         returns: "Model",
         doc: """
-            A model in the Hugging Face layout: `load("path/to/llava-hf-model")` reads config.json and the \
-            safetensors weights; `load(config: "config.json")` builds it without weights, for counting the \
-            parameters of models too big for the machine (LLaVA-1.5-7B: configs/llava-1.5-7b/config.json).
+            A model in the Hugging Face layout: `load("path/to/llava-hf-model")` reads config.json, the \
+            safetensors weights, tokenizer.json and preprocessor_config.json; `load(config: "config.json")` builds \
+            it without weights, for counting the parameters of models too big for the machine (LLaVA-1.5-7B: \
+            configs/llava-1.5-7b/config.json); `load(adapter: "runs/x", on: base)` puts an adapter saved in the \
+            Hugging Face PEFT layout (by `save` or by Python peft) on a copy of `base`.
             """
     ) { args, _ throws(RuntimeError) in
+        if case .string(let folder) = args[2] {
+            guard case .object(let base as ModelObject) = args[3] else {
+                throw RuntimeError(.argument, "load(adapter:) also needs on: the base model to put it on", at: args.location)
+            }
+            if let existing = base.attachment {
+                throw RuntimeError(.value, "load(adapter:on:) needs a base model; this one already carries a \(existing.method.name) adapter", at: args.location)
+            }
+            let adapted = try library(args.location) { try base.copy() }
+            adapted.attachment = try library(args.location) { try loadAdapter(from: folder, into: adapted.module) }
+            return .object(adapted)
+        }
         if case .string(let path) = args[1] {
             let config = try library(args.location) { try ModelConfig.load(path: path) }
             switch config {
@@ -129,9 +185,8 @@ enum ModelBuiltins {
         }
         let config = try library(args.location) { try ModelConfig.load(path: directory) }
         switch config {
-        case .llava(let c):
-            let model = try library(args.location) { try LlavaForConditionalGeneration.load(directory: directory) }
-            return .object(ModelObject(module: model, architecture: "LlavaForConditionalGeneration", source: directory, configSummary: summary(c)))
+        case .llava:
+            return .object(try library(args.location) { try ModelObject.loadLlava(directory: directory, source: directory) })
         case .llama(let c):
             let model = try library(args.location) { try LlamaForCausalLM.load(directory: directory) }
             return .object(ModelObject(module: model, architecture: "LlamaForCausalLM", source: directory, configSummary: summary(c)))
@@ -217,9 +272,10 @@ enum ModelBuiltins {
                    Parameter("replacing", "Bool", default: .bool(false)), Parameter("seed", "Int", default: .int(0))],
         returns: "AdaptedModel",
         doc: """
-            Attaches a PEFT method to a model (in place, as peft does): the vision tower is always frozen, \
-            the connector .tuned or .frozen, the language model frozen except the method's parameters. \
-            A model already adapted needs replacing: true.
+            Attaches a PEFT method to a copy of a LLaVA model (the base stays as it was, so one base serves \
+            many methods; a text-only Llama is adapted in place): the vision tower is always frozen, the \
+            connector .tuned or .frozen, the language model frozen except the method's parameters. An \
+            adapted model takes another method only with replacing: true (in place).
             """
     ) { args, _ throws(RuntimeError) in
         guard case .object(let m as ModelObject) = args[0] else { throw args.fail(0, "a Model", got: args[0], label: nil) }
@@ -230,10 +286,12 @@ enum ModelBuiltins {
         }
         let replacing = try args.bool(3, "replacing")
         let seed = UInt64(bitPattern: Int64(try args.int(4, "seed")))
-        m.attachment = try library(args.location) {
-            try PEFTLib.attach(method: method.method, to: m.module, connector: connector, replacing: replacing, seed: seed)
+        // A base LLaVA model stays as it was: the method goes on a copy, so one base serves many methods.
+        let target = m.attachment == nil && m.module is LlavaForConditionalGeneration ? try library(args.location) { try m.copy() } : m
+        target.attachment = try library(args.location) {
+            try PEFTLib.attach(method: method.method, to: target.module, connector: connector, replacing: replacing, seed: seed)
         }
-        return .object(m)
+        return .object(target)
     }
 
     static let trainable = Builtin(

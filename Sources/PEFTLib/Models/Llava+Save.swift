@@ -27,3 +27,23 @@ extension LlavaForConditionalGeneration {
                                          options: .atomic)
     }
 }
+
+extension LlavaForConditionalGeneration {
+    /// An independent copy of a model without PEFT layers: same configuration, its own
+    /// weights (a meta model gives a meta copy) and the same trainable flags.
+    /// - Throws: `PEFTError.unsupported` when PEFT layers are attached.
+    public func copy() throws -> LlavaForConditionalGeneration {
+        let adapted = adaptedModulePaths(in: self)
+        guard adapted.isEmpty, model.languageModel.prefixKeyValues == nil else {
+            throw PEFTError.unsupported("copy the base model before attaching a method, not after")
+        }
+        let copy = try LlavaForConditionalGeneration(config: config, initialization: isMeta ? .meta : .random(seed: 0))
+        if !isMeta {
+            for ((_, from), (_, to)) in zip(namedParameters(), copy.namedParameters()) {
+                try to.assign(from.toArray())
+                to.requiresGrad = from.requiresGrad
+            }
+        }
+        return copy
+    }
+}

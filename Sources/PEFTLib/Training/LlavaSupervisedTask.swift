@@ -168,9 +168,8 @@ public final class LlavaSupervisedTask: TrainingTask {
     public func loss(examples indices: [Int], generator: inout RandomGenerator) throws -> (loss: Tensor, tokens: Int) {
         let batch = batch(examples: indices)
         seedAdapterDropout(in: model, generator: &generator)
-        let tokens = batch.labels.reduce(0) { sum, row in
-            sum + row.dropFirst().filter { $0 != SupervisedTokens.ignoreIndex }.count
-        }
+        // Throughput counts every position the model processes (image features included), not padding.
+        let tokens = batch.attentionMask.reduce(0) { $0 + $1.reduce(0, +) }
         let images = batch.imageExamples
         let loss: Tensor
         if images.isEmpty {

@@ -14,9 +14,19 @@ public enum LearningRateSchedule: Sendable, Equatable, Codable {
     /// Linear warm-up, then half a cosine down to zero at the last step.
     case cosine(warmupRatio: Double)
 
-    /// The multiplier of the base rate at `step` (0-based) of `totalSteps`.
+    /// Whether the rate falls to zero at the last step (linear and cosine).
+    public var decays: Bool {
+        switch self {
+        case .constant, .constantWithWarmup: return false
+        case .linear, .cosine: return true
+        }
+    }
+
+    /// The multiplier of the base rate at `step` (0-based) of `totalSteps`; a decaying
+    /// schedule stays at zero past its last step.
     public func factor(step: Int, totalSteps: Int) -> Double {
         let total = max(1, totalSteps)
+        if decays && step >= total { return 0 }
         func warmupSteps(_ ratio: Double) -> Int { Int((ratio * Double(total)).rounded(.up)) }
         switch self {
         case .constant:

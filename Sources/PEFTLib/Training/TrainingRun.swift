@@ -46,7 +46,7 @@ public protocol TrainingTask: AnyObject {
     /// How many examples one epoch holds (for the data order).
     var exampleCount: Int { get }
     /// The loss of the micro-batch made of `examples` (indices into the data), with the
-    /// number of supervised tokens; `generator` drives dropout.
+    /// number of tokens processed (for tokens/s); `generator` drives dropout.
     func loss(examples: [Int], generator: inout RandomGenerator) throws -> (loss: Tensor, tokens: Int)
     /// Examples per micro-batch.
     var batchSize: Int { get }
