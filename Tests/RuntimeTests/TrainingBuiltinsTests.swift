@@ -100,6 +100,23 @@ struct TrainingBuiltinsTests {
         #expect(c.value("run.step") == String(steps + 1))
     }
 
+    @Test("compare: one row per run, stored at once; run again, it skips what is done")
+    func compareStoresRuns() throws {
+        let c = prepared()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("peftlab-compare-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let cell = """
+            compare(methods: [lora(rank: 2), ia3()], connector: [.frozen], on: testSet, model: base, steps: 2, batch: 4,
+                    trainSize: 8, runs: "\(folder)/runs.jsonl").count
+            """
+        #expect(c.value(cell) == "2")
+        let lines = try String(contentsOfFile: folder + "/runs.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(c.value(cell) == "2")
+        #expect(try String(contentsOfFile: folder + "/runs.jsonl", encoding: .utf8).split(separator: "\n").count == 2,
+                "nothing was run twice")
+    }
+
     @Test("mistakes get errors that say what to do", arguments: [
         ("train(base, on: trainSet, steps: 1)", "attach"),
         ("train(attach(base, lora()), on: trainSet, steps: 0, batch: 0)", "batch"),

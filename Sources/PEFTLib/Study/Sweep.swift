@@ -44,6 +44,11 @@ public final class SweepStore: @unchecked Sendable {
         lock.withLock { records.contains { $0.run == run } }
     }
 
+    /// The stored results of a finished run; nil when it has not finished.
+    public func results(for run: SweepRun) -> [(String, TableValue)]? {
+        lock.withLock { records.last { $0.run == run }?.results }
+    }
+
     /// Appends a finished run and flushes it to disk at once.
     public func record(_ run: SweepRun, results: [(String, TableValue)]) throws {
         let line: JSON = ["settings": .array(run.settings.map { [.string($0.0), $0.1.json] }),
