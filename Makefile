@@ -45,6 +45,7 @@ bench: setup build kernelspec
 	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	$(PYTHON) benchmarks/kernel_bench.py
 	$(PEFTLAB) bench ops --peer-python $(PYTHON)
+	$(PEFTLAB) bench eval --peer-python $(PYTHON)
 	$(PEFTLAB) bench data
 
 clean:
