@@ -47,6 +47,7 @@ bench: setup build kernelspec
 	PEFTLAB_PEFT_PYTHON=$(abspath $(VENV))/bin/python $(SWIFT) test -c release --filter PeftLoadsOursTests
 	$(PYTHON) benchmarks/kernel_bench.py
 	$(PEFTLAB) bench ops --peer-python $(PYTHON)
+	$(PEFTLAB) bench eval --peer-python $(PYTHON)
 	$(PEFTLAB) bench data
 
 clean:

@@ -8,7 +8,7 @@ import PEFTLib
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks against the PyTorch peer (not timed tests).",
-        subcommands: [OpsBench.self, ModelBench.self, TrainBench.self, DataBench.self])
+        subcommands: [OpsBench.self, ModelBench.self, TrainBench.self, EvalBench.self, DataBench.self])
 }
 
 struct OpsBench: ParsableCommand {
@@ -186,6 +186,45 @@ struct TrainBench: ParsableCommand {
                       + "\(peer.map { String(Int($0.tokensPerSecond)) } ?? "-") | \(ratio) | \(mb(ours.peakResidentBytes)) | "
                       + "\(peer.map { mb($0.peakResidentBytes) } ?? "-") | \(memory) |")
             }
+        }
+struct EvalBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluation answers/s at the tiny LLaVA shape (8 new tokens, batch 8) beside transformers' generate.")
+
+    @Option(help: "Threads for OpenBLAS and parallel loops.") var threads = 2
+    @Option(help: "Timed repetitions per phase (the median is reported).") var repeats = 5
+    @Option(name: .customLong("peer-python"), help: "The Python that runs benchmarks/eval_peer.py; 'none' skips it.")
+    var peerPython: String = defaultPeerPython
+
+    struct PeerRow: Decodable { let phase: String; let answersPerSecond: Double }
+    struct PeerReport: Decodable { let torch: String?; let transformers: String?; let rows: [PeerRow] }
+
+    func run() throws {
+        let rows = try EvaluationBenchmark.run(threads: threads, repeats: repeats)
+        var peer: PeerReport?
+        if peerPython != "none", let shape = rows.first {
+            switch runPeerScript(python: peerPython, arguments: [
+                "benchmarks/eval_peer.py", "--threads", String(threads), "--repeats", String(repeats),
+                "--batch", String(shape.batch), "--prompt-tokens", String(shape.promptTokens),
+                "--new-tokens", String(shape.newTokens)]) {
+            case .success(let data):
+                do { peer = try JSONDecoder().decode(PeerReport.self, from: data) } catch {
+                    FileHandle.standardError.write(Data("peer: unreadable output from benchmarks/eval_peer.py: \(error)\n".utf8))
+                }
+            case .failure(let message): FileHandle.standardError.write(Data("peer: \(message)\n".utf8))
+            }
+        }
+        print("PEFTLab evaluation benchmark — \(OpsBenchmark.environment)")
+        if let peer { print("peer: torch \(peer.torch ?? "?"), transformers \(peer.transformers ?? "?") (generate on prepared tensors)") }
+        print("| tiny LLaVA | batch × (prompt + new tokens) | PEFTLab answers/s | PyTorch answers/s | ratio |")
+        print("|---|---|---|---|---|")
+        for r in rows {
+            let match = peer?.rows.first { $0.phase == "generate" }
+            let theirs = match.map { String(format: "%.1f", $0.answersPerSecond) } ?? "-"
+            let ratio = match.map { String(format: "%.2f×", r.answersPerSecond / $0.answersPerSecond) } ?? "-"
+            let what = r.phase == "evaluate" ? "evaluate (tokenise, preprocess, generate, decode, score)" : "generate"
+            print("| \(what) | \(r.batch) × (\(r.promptTokens) + \(r.newTokens)) | \(String(format: "%.1f", r.answersPerSecond)) | \(theirs) | \(ratio) |")
         }
     }
 }
