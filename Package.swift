@@ -46,7 +46,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "PEFTLibTests", dependencies: ["PEFTLib"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "PEFTLabJSON"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "PEFTLib", "PEFTLabJSON"]),
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "PEFTLabJSON"],
                     resources: [.copy("Fixtures")]),
     ]
