@@ -12,7 +12,8 @@ enum OutputBuiltins {
         doc: """
             A table from columns (`table(["method": ["LoRA", "IA3"], "score": [0.81, 0.74]])`) or from \
             records (`table([["method": "LoRA", "score": 0.81], …])`). Methods: `pivot(rows:columns:value:)`, \
-            `sorted(by:)`, `filter(_:equals:)`, `select(…)`, `summarize(_:by:)`, `column(_:)`, `csv()`.
+            `sorted(by:)`, `filter(_:equals:)`, `select(…)`, `summarize(_:by:)`, `column(_:)`, `csv()`, `json()`, \
+            `save("results.csv")` (or `.json`).
             """
     ) { args, _ throws(RuntimeError) in
         let title: String?
@@ -65,7 +66,8 @@ enum OutputBuiltins {
         doc: """
             A figure: `plot(run.loss)` draws a curve; `plot(table, x: "step", y: "loss", color: "method")` \
             draws any table; `kind:` is `.line`, `.bar` (grouped by `color:`), `.scatter` or `.heatmap` \
-            (cells `x` × `color`, coloured by `y`). Shows as SVG, and interactively in JupyterLab.
+            (cells `x` × `color`, coloured by `y`). Shows as SVG, and interactively in JupyterLab; \
+            `.save("loss.png")` writes it as PNG, `.svg` or `.json` (Vega-Lite).
             """
     ) { args, _ throws(RuntimeError) in
         func optionalString(_ i: Int, _ label: String) throws(RuntimeError) -> String? {

@@ -104,15 +104,31 @@ final class PlotObject: RuntimeObject {
         case "title": return plot.title.map(Value.string) ?? .null
         case "save":
             let plot = self.plot
-            return .function(Builtin("Plot.save", [Parameter(nil, "String")], returns: "String",
-                                     doc: "Writes the figure to an .svg file (or its Vega-Lite spec to a .json file).") { args, _ throws(RuntimeError) in
+            return .function(Builtin(
+                "Plot.save", [Parameter(nil, "String"), Parameter("scale", "Int", default: .int(2))], returns: "String",
+                doc: """
+                    Writes the figure to a file chosen by its extension: .svg, .png (rasterised, `scale` pixels \
+                    per SVG unit: 2 gives 1120 × 680), or .json (the Vega-Lite spec). Returns the path.
+                    """
+            ) { args, _ throws(RuntimeError) in
                 let path = try args.string(0, nil)
+                let scale = try args.int(1, "scale")
                 if path.hasSuffix(".svg") {
                     try writeFile(SVGPlotRenderer(plot: plot).svg() + "\n", to: path)
+                } else if path.hasSuffix(".png") {
+                    guard (1...8).contains(scale) else {
+                        throw RuntimeError(.value, "save(scale:) takes 1 to 8 pixels per unit, got \(scale)", at: args.location)
+                    }
+                    let image = PlotRasterizer(scale: scale).image(SVGPlotRenderer(plot: plot))
+                    let bytes: [UInt8]
+                    do { bytes = try image.encodePNG() } catch {
+                        throw RuntimeError(.library, "cannot encode \(path): \(error)", at: args.location)
+                    }
+                    try writeFile(bytes, to: path)
                 } else if path.hasSuffix(".json") {
                     try writeFile(VegaLiteSpec.spec(for: plot).prettySerialized() + "\n", to: path)
                 } else {
-                    throw RuntimeError(.value, "save: use an .svg or .json file name, not \"\(path)\"", at: args.location)
+                    throw RuntimeError(.value, "save: use an .svg, .png or .json file name, not \"\(path)\"", at: args.location)
                 }
                 return .string(path)
             })

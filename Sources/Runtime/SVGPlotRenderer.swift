@@ -1,8 +1,23 @@
 // Plots as self-contained SVG: axes with rounded ticks, labels, a legend and a
-// title, in mid-tone colours that read on light and dark notebook themes.
+// title, in mid-tone colours that read on light and dark notebook themes. The layout
+// is a list of marks (lines, rects, circles, text) that the SVG serialises here and
+// PlotRasterizer draws into a PNG, so both files show the same figure.
 
 import Foundation
 import PEFTLib
+
+/// One drawing primitive of a figure, in SVG user units (y down).
+enum PlotMark {
+    enum Anchor: String { case start, middle, end }
+
+    case line(x1: Double, y1: Double, x2: Double, y2: Double, stroke: String, opacity: Double)
+    case polyline([(x: Double, y: Double)], stroke: String, width: Double)
+    case rect(x: Double, y: Double, width: Double, height: Double, fill: String, tooltip: String?)
+    case circle(x: Double, y: Double, r: Double, fill: String, opacity: Double)
+    /// Text whose baseline starts, centres or ends at (x, y); `rotated` turns it a quarter
+    /// counter-clockwise about that point (a y-axis label).
+    case text(x: Double, y: Double, String, anchor: Anchor, size: Int, weight: String, fill: String, rotated: Bool)
+}
 
 struct SVGPlotRenderer {
     let plot: Plot
@@ -15,22 +30,48 @@ struct SVGPlotRenderer {
     var plotHeight: Double { height - top - bottom }
     var legendEntries: [String] { plot.kind == .heatmap ? [] : plot.seriesNames }
 
-    func svg() -> String {
-        var body = ""
-        switch plot.kind {
-        case .line, .scatter: body = xyMarks()
-        case .bar: body = bars()
-        case .heatmap: body = heatmap()
+    /// Every mark of the figure, back to front.
+    func marks() -> [PlotMark] {
+        var marks: [PlotMark] = []
+        if let title = plot.title {
+            marks.append(text(width / 2, 20, title, anchor: .middle, size: 14, weight: "600"))
         }
+        switch plot.kind {
+        case .line, .scatter: marks += xyMarks()
+        case .bar: marks += bars()
+        case .heatmap: marks += heatmap()
+        }
+        return marks + legend()
+    }
+
+    func svg() -> String {
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" "
         s += "viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">"
-        if let title = plot.title {
-            s += text(width / 2, 20, title, anchor: "middle", size: 14, weight: "600")
-        }
-        s += body
-        s += legend()
+        for mark in marks() { s += svg(mark) }
         s += "</svg>"
         return s
+    }
+
+    /// One mark as an SVG element.
+    private func svg(_ mark: PlotMark) -> String {
+        switch mark {
+        case let .line(x1, y1, x2, y2, stroke, opacity):
+            return "<line x1=\"\(fmt(x1))\" y1=\"\(fmt(y1))\" x2=\"\(fmt(x2))\" y2=\"\(fmt(y2))\" stroke=\"\(stroke)\""
+                + (opacity < 1 ? " stroke-opacity=\"\(opacity)\"" : "") + "/>"
+        case let .polyline(points, stroke, width):
+            let path = points.map { "\(fmt($0.x)),\(fmt($0.y))" }.joined(separator: " ")
+            return "<polyline fill=\"none\" stroke=\"\(stroke)\" stroke-width=\"\(fmt(width))\" points=\"\(path)\"/>"
+        case let .rect(x, y, w, h, fill, tooltip):
+            let head = "<rect x=\"\(fmt(x))\" y=\"\(fmt(y))\" width=\"\(fmt(w))\" height=\"\(fmt(h))\" fill=\"\(fill)\""
+            return tooltip.map { head + "><title>\(escape($0))</title></rect>" } ?? head + "/>"
+        case let .circle(x, y, r, fill, opacity):
+            return "<circle cx=\"\(fmt(x))\" cy=\"\(fmt(y))\" r=\"\(fmt(r))\" fill=\"\(fill)\""
+                + (opacity < 1 ? " fill-opacity=\"\(opacity)\"" : "") + "/>"
+        case let .text(x, y, string, anchor, size, weight, fill, rotated):
+            let rotation = rotated ? " transform=\"rotate(-90 \(fmt(x)) \(fmt(y)))\"" : ""
+            return "<text x=\"\(fmt(x))\" y=\"\(fmt(y))\" text-anchor=\"\(anchor.rawValue)\" fill=\"\(fill)\" "
+                + "font-size=\"\(size)\" font-weight=\"\(weight)\"\(rotation)>\(escape(string))</text>"
+        }
     }
 
     // MARK: - Marks
@@ -40,9 +81,9 @@ struct SVGPlotRenderer {
         return Self.palette[i % Self.palette.count]
     }
 
-    private func xyMarks() -> String {
+    private func xyMarks() -> [PlotMark] {
         let xs = plot.points.compactMap { $0.x.number }, ys = plot.points.compactMap { $0.y.number }
-        guard !xs.isEmpty, !ys.isEmpty else { return emptyNote() }
+        guard !xs.isEmpty, !ys.isEmpty else { return [emptyNote()] }
         let xScale = NiceScale(min: xs.min()!, max: xs.max()!), yScale = NiceScale(min: ys.min()!, max: ys.max()!)
         var s = axes(xTicks: xScale.ticks.map { ($0, TableValue.format($0)) }, xScale: xScale,
                      yScale: yScale)
@@ -54,25 +95,22 @@ struct SVGPlotRenderer {
             }
             let c = color(group)
             if plot.kind == .line {
-                let path = points.map { String(format: "%.1f,%.1f", $0.0, $0.1) }.joined(separator: " ")
-                s += "<polyline fill=\"none\" stroke=\"\(c)\" stroke-width=\"2\" points=\"\(path)\"/>"
+                s.append(.polyline(points.map { (x: $0.0, y: $0.1) }, stroke: c, width: 2))
                 if points.count <= 40 {
-                    for (x, y) in points { s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%@\"/>", x, y, c) }
+                    for (x, y) in points { s.append(.circle(x: x, y: y, r: 2.5, fill: c, opacity: 1)) }
                 }
             } else {
-                for (x, y) in points {
-                    s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%@\" fill-opacity=\"0.85\"/>", x, y, c)
-                }
+                for (x, y) in points { s.append(.circle(x: x, y: y, r: 5, fill: c, opacity: 0.85)) }
             }
         }
         return s
     }
 
-    private func bars() -> String {
+    private func bars() -> [PlotMark] {
         var categories: [String] = []
         for p in plot.points where !categories.contains(p.x.description) { categories.append(p.x.description) }
         let ys = plot.points.compactMap { $0.y.number }
-        guard !categories.isEmpty, !ys.isEmpty else { return emptyNote() }
+        guard !categories.isEmpty, !ys.isEmpty else { return [emptyNote()] }
         let yScale = NiceScale(min: min(0, ys.min()!), max: max(0, ys.max()!))
         var s = axes(xTicks: [], xScale: nil, yScale: yScale)
         let groups = plot.seriesNames.isEmpty ? [nil] : plot.seriesNames.map { Optional($0) }
@@ -81,22 +119,21 @@ struct SVGPlotRenderer {
         let zero = py(yScale.fraction(0))
         for (ci, category) in categories.enumerated() {
             let x0 = left + band * Double(ci) + band * 0.1
-            s += text(x0 + band * 0.4, top + plotHeight + 16, category, anchor: "middle")
+            s.append(text(x0 + band * 0.4, top + plotHeight + 16, category, anchor: .middle))
             for (gi, group) in groups.enumerated() {
                 let values = plot.points.filter { $0.x.description == category && $0.series == group }.compactMap { $0.y.number }
                 guard !values.isEmpty else { continue }
                 let v = values.reduce(0, +) / Double(values.count)
                 let y = py(yScale.fraction(v))
-                s += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%@\"><title>%@</title></rect>",
-                            x0 + barWidth * Double(gi), min(y, zero), max(barWidth - 1, 1), abs(zero - y), color(group),
-                            escape("\(group.map { "\($0), " } ?? "")\(category): \(TableValue.format(v))"))
+                s.append(.rect(x: x0 + barWidth * Double(gi), y: min(y, zero), width: max(barWidth - 1, 1), height: abs(zero - y),
+                               fill: color(group), tooltip: "\(group.map { "\($0), " } ?? "")\(category): \(TableValue.format(v))"))
             }
         }
-        s += text(left + plotWidth / 2, height - 10, plot.xLabel, anchor: "middle", size: 12)
+        s.append(text(left + plotWidth / 2, height - 10, plot.xLabel, anchor: .middle, size: 12))
         return s
     }
 
-    private func heatmap() -> String {
+    private func heatmap() -> [PlotMark] {
         var columns: [String] = [], rows: [String] = []
         for p in plot.points {
             if !columns.contains(p.x.description) { columns.append(p.x.description) }
@@ -104,68 +141,67 @@ struct SVGPlotRenderer {
             if !rows.contains(r) { rows.append(r) }
         }
         let values = plot.points.compactMap { $0.y.number }.filter(\.isFinite)
-        guard !columns.isEmpty, !rows.isEmpty, let lo = values.min(), let hi = values.max() else { return emptyNote() }
+        guard !columns.isEmpty, !rows.isEmpty, let lo = values.min(), let hi = values.max() else { return [emptyNote()] }
         let cellW = plotWidth / Double(columns.count), cellH = plotHeight / Double(rows.count)
-        var s = ""
+        var s: [PlotMark] = []
         for (ri, row) in rows.enumerated() {
-            s += text(left - 6, top + cellH * (Double(ri) + 0.5) + 4, row, anchor: "end")
+            s.append(text(left - 6, top + cellH * (Double(ri) + 0.5) + 4, row, anchor: .end))
             for (ci, column) in columns.enumerated() {
                 guard let v = plot.points.first(where: { $0.x.description == column && ($0.series ?? plot.yLabel) == row })?.y.number,
                       v.isFinite else { continue }
                 let t = hi > lo ? (v - lo) / (hi - lo) : 0.5
                 let (fill, label) = (Self.viridis(t), t > 0.6 ? "#202020" : "#f0f0f0")
                 let x = left + cellW * Double(ci), y = top + cellH * Double(ri)
-                s += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%@\"/>", x, y, cellW - 1, cellH - 1, fill)
+                s.append(.rect(x: x, y: y, width: cellW - 1, height: cellH - 1, fill: fill, tooltip: nil))
                 if cellW > 28 && cellH > 14 {
-                    s += "<text x=\"\(fmt(x + cellW / 2))\" y=\"\(fmt(y + cellH / 2 + 4))\" text-anchor=\"middle\" fill=\"\(label)\">\(escape(TableValue.format(v)))</text>"
+                    s.append(.text(x: x + cellW / 2, y: y + cellH / 2 + 4, TableValue.format(v), anchor: .middle, size: 11,
+                                   weight: "normal", fill: label, rotated: false))
                 }
             }
         }
         for (ci, column) in columns.enumerated() {
-            s += text(left + cellW * (Double(ci) + 0.5), top + plotHeight + 16, column, anchor: "middle")
+            s.append(text(left + cellW * (Double(ci) + 0.5), top + plotHeight + 16, column, anchor: .middle))
         }
-        s += text(left + plotWidth / 2, height - 10, plot.xLabel, anchor: "middle", size: 12)
+        s.append(text(left + plotWidth / 2, height - 10, plot.xLabel, anchor: .middle, size: 12))
         return s
     }
 
     // MARK: - Axes and legend
 
-    private func axes(xTicks: [(Double, String)], xScale: NiceScale?, yScale: NiceScale) -> String {
-        var s = "<g stroke=\"\(Self.ink)\" stroke-opacity=\"0.25\">"
-        for t in yScale.ticks {
+    private func axes(xTicks: [(Double, String)], xScale: NiceScale?, yScale: NiceScale) -> [PlotMark] {
+        var s: [PlotMark] = yScale.ticks.map { t in
             let y = py(yScale.fraction(t))
-            s += "<line x1=\"\(fmt(left))\" y1=\"\(fmt(y))\" x2=\"\(fmt(left + plotWidth))\" y2=\"\(fmt(y))\"/>"
+            return .line(x1: left, y1: y, x2: left + plotWidth, y2: y, stroke: Self.ink, opacity: 0.25)
         }
-        s += "</g>"
-        s += "<g stroke=\"\(Self.ink)\"><line x1=\"\(fmt(left))\" y1=\"\(fmt(top))\" x2=\"\(fmt(left))\" y2=\"\(fmt(top + plotHeight))\"/>"
-        s += "<line x1=\"\(fmt(left))\" y1=\"\(fmt(top + plotHeight))\" x2=\"\(fmt(left + plotWidth))\" y2=\"\(fmt(top + plotHeight))\"/></g>"
+        s.append(.line(x1: left, y1: top, x2: left, y2: top + plotHeight, stroke: Self.ink, opacity: 1))
+        s.append(.line(x1: left, y1: top + plotHeight, x2: left + plotWidth, y2: top + plotHeight, stroke: Self.ink, opacity: 1))
         for t in yScale.ticks {
-            s += text(left - 6, py(yScale.fraction(t)) + 4, TableValue.format(t), anchor: "end")
+            s.append(text(left - 6, py(yScale.fraction(t)) + 4, TableValue.format(t), anchor: .end))
         }
         if let xScale {
-            for (t, label) in xTicks { s += text(px(xScale.fraction(t)), top + plotHeight + 16, label, anchor: "middle") }
-            s += text(left + plotWidth / 2, height - 10, plot.xLabel, anchor: "middle", size: 12)
+            for (t, label) in xTicks { s.append(text(px(xScale.fraction(t)), top + plotHeight + 16, label, anchor: .middle)) }
+            s.append(text(left + plotWidth / 2, height - 10, plot.xLabel, anchor: .middle, size: 12))
         }
-        s += "<text x=\"14\" y=\"\(fmt(top + plotHeight / 2))\" text-anchor=\"middle\" fill=\"\(Self.ink)\" font-size=\"12\" "
-        s += "transform=\"rotate(-90 14 \(fmt(top + plotHeight / 2)))\">\(escape(plot.yLabel))</text>"
+        s.append(.text(x: 14, y: top + plotHeight / 2, plot.yLabel, anchor: .middle, size: 12, weight: "normal",
+                       fill: Self.ink, rotated: true))
         return s
     }
 
-    private func legend() -> String {
-        guard !legendEntries.isEmpty else { return "" }
+    private func legend() -> [PlotMark] {
+        guard !legendEntries.isEmpty else { return [] }
         let x = left + plotWidth + 16
-        var s = ""
-        if let label = plot.seriesLabel { s += text(x, top, label, anchor: "start", weight: "600") }
+        var s: [PlotMark] = []
+        if let label = plot.seriesLabel { s.append(text(x, top, label, anchor: .start, weight: "600")) }
         for (i, name) in legendEntries.prefix(16).enumerated() {
             let y = top + 16 + Double(i) * 16
-            s += "<rect x=\"\(fmt(x))\" y=\"\(fmt(y - 9))\" width=\"10\" height=\"10\" fill=\"\(color(name))\"/>"
-            s += text(x + 14, y, name, anchor: "start")
+            s.append(.rect(x: x, y: y - 9, width: 10, height: 10, fill: color(name), tooltip: nil))
+            s.append(text(x + 14, y, name, anchor: .start))
         }
         return s
     }
 
-    private func emptyNote() -> String {
-        text(width / 2, height / 2, "no data to plot", anchor: "middle", size: 13)
+    private func emptyNote() -> PlotMark {
+        text(width / 2, height / 2, "no data to plot", anchor: .middle, size: 13)
     }
 
     // MARK: - Helpers
@@ -174,8 +210,8 @@ struct SVGPlotRenderer {
     private func py(_ f: Double) -> Double { top + (1 - f) * plotHeight }
     private func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
 
-    private func text(_ x: Double, _ y: Double, _ s: String, anchor: String, size: Int = 11, weight: String = "normal") -> String {
-        "<text x=\"\(fmt(x))\" y=\"\(fmt(y))\" text-anchor=\"\(anchor)\" fill=\"\(Self.ink)\" font-size=\"\(size)\" font-weight=\"\(weight)\">\(escape(s))</text>"
+    private func text(_ x: Double, _ y: Double, _ s: String, anchor: PlotMark.Anchor, size: Int = 11, weight: String = "normal") -> PlotMark {
+        .text(x: x, y: y, s, anchor: anchor, size: size, weight: weight, fill: Self.ink, rotated: false)
     }
 
     private func escape(_ s: String) -> String { TableRendering.escape(s) }

@@ -51,7 +51,8 @@ public final class Session: @unchecked Sendable {
     public init(extra: [Builtin] = []) {
         var table: [String: Builtin] = [:]
         let catalog = BuiltinCatalog()
-        for builtin in CoreBuiltins.all(catalog: { catalog.list }) + OutputBuiltins.all + DataBuiltins.all + ModelBuiltins.all + TrainingBuiltins.all + extra { table[builtin.name] = builtin }
+        for builtin in CoreBuiltins.all(catalog: { catalog.list }) + OutputBuiltins.all + DataBuiltins.all + ModelBuiltins.all
+            + TrainingBuiltins.all + ExplainBuiltins.all + extra { table[builtin.name] = builtin }
         builtins = table
         catalog.set(Array(table.values))
     }

@@ -135,10 +135,15 @@ extension Value {
 
 /// Writes text to a file atomically, creating its folder; errors say which file.
 func writeFile(_ text: String, to path: String) throws(RuntimeError) {
+    try writeFile(Array(text.utf8), to: path)
+}
+
+/// Writes bytes to a file atomically, creating its folder; errors say which file.
+func writeFile(_ bytes: [UInt8], to path: String) throws(RuntimeError) {
     let url = URL(fileURLWithPath: path)
     do {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: url, options: .atomic)
+        try Data(bytes).write(to: url, options: .atomic)
     } catch {
         throw RuntimeError(.value, "cannot write \(path): \(error.localizedDescription)")
     }
