@@ -187,6 +187,9 @@ struct TrainBench: ParsableCommand {
                       + "\(peer.map { mb($0.peakResidentBytes) } ?? "-") | \(memory) |")
             }
         }
+    }
+}
+
 struct EvalBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",

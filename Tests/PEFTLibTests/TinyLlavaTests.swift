@@ -79,3 +79,36 @@ import PEFTLib
         #expect(throws: PEFTError.self) { try model.save(directory: FileManager.default.temporaryDirectory.path + "/never") }
     }
 }
+
+/// The shipped model against what transformers computes on it (tools/make_tiny_llava_fixtures.py).
+@Suite struct TinyLlavaParityTests {
+    static let modelFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("models/tiny-llava").path
+
+    @Test func transformersAndPEFTLibAgreeOnTheShippedModel() throws {
+        let fixtures = try #require(Bundle.module.resourceURL?.appendingPathComponent("Fixtures/tiny-llava"))
+        let expected = try SafetensorsFile(path: fixtures.appendingPathComponent("expected.safetensors").path)
+        let model = try LlavaForConditionalGeneration.load(directory: Self.modelFolder)
+        let tokenizer = try Tokenizer(path: Self.modelFolder)
+        let preprocessor = try CLIPPreprocessorConfig(contentsOf: Self.modelFolder + "/preprocessor_config.json")
+
+        let prompt = try JSONDecoder().decode([String: String].self,
+                                              from: Data(contentsOf: fixtures.appendingPathComponent("expected.json")))["prompt"]
+        #expect(tokenizer.encode(try #require(prompt)) == (try expected.integers("prompt_ids")))
+
+        let image = try RGBImage(contentsOf: fixtures.appendingPathComponent("input.png").path)
+        let pixels = try preprocessor.pixelValues([image])
+        let reference = try expected.floats("pixel_values")
+        #expect(zip(pixels.toArray(), reference).map { abs($0 - $1) }.max()! < 1e-5)
+
+        let ids = try expected.integers("input_ids")
+        let logits = try model.logits(inputIds: [ids], pixelValues: pixels)          // (1, T, V)
+        let vocabulary = logits.shape[2]
+        let last = Array(logits.toArray().suffix(8 * vocabulary))
+        let referenceLogits = try expected.floats("logits")
+        #expect(zip(last, referenceLogits).map { abs($0 - $1) }.max()! < 1e-4)
+
+        let generated = try model.generate(prompts: [ids], pixelValues: pixels, maxNewTokens: 16, endTokens: [])
+        #expect(generated[0] == (try expected.integers("generated")))
+    }
+}
