@@ -48,6 +48,8 @@ bench: setup build kernelspec
 	$(PYTHON) benchmarks/kernel_bench.py
 	$(PEFTLAB) bench ops --peer-python $(PYTHON)
 	$(PEFTLAB) bench eval --peer-python $(PYTHON)
+	$(PEFTLAB) bench model --peer-python $(PYTHON)
+	$(PEFTLAB) bench train --peer-python $(PYTHON)
 	$(PEFTLAB) bench data
 
 clean:
