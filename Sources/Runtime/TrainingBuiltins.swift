@@ -41,11 +41,10 @@ final class RunObject: RuntimeObject, @unchecked Sendable {
     }
 
     var historyTable: Table {
-        (try? Table(columns: ["step", "loss", "learning rate", "gradient norm", "tokens/s", "seconds"],
-                    rows: run.history.map { r in
-                        [.int(r.step), .double(r.loss), .double(r.learningRate), .double(r.gradientNorm),
-                         .double(r.tokensPerSecond), .double(r.seconds)]
-                    }, title: "training history")) ?? (try! Table(columns: ["step"]))
+        Table(records: run.history.map { r in
+            [("step", .int(r.step)), ("loss", .double(r.loss)), ("learning rate", .double(r.learningRate)),
+             ("gradient norm", .double(r.gradientNorm)), ("tokens/s", .double(r.tokensPerSecond)), ("seconds", .double(r.seconds))]
+        }, title: "training history")
     }
 
     var methodName: String { model.attachment.map { "\($0.method.name), connector \($0.connector.rawValue)" } ?? "none" }

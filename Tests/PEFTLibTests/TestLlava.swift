@@ -17,30 +17,10 @@ enum TestLlava {
     /// A WordLevel tokenizer (no lower-casing, `<s>` before every sequence) knowing every word of
     /// the template and of `texts` (pieces split as the Whitespace pre-tokenizer splits them).
     static func tokenizer(texts: [String]) throws -> Tokenizer {
-        let regex = try NSRegularExpression(pattern: #"\w+|[^\w\s]+"#)
-        var vocab: [String: Int] = ["[UNK]": 0, "[PAD]": pad, "<s>": bos, "</s>": eos, "<image>": image]
-        for text in texts + ["USER: ASSISTANT:"] {
-            let ns = text as NSString
-            for match in regex.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
-                let word = ns.substring(with: match.range)
-                if vocab[word] == nil { vocab[word] = vocab.count }
-            }
-        }
-        let added = ["[UNK]", "[PAD]", "<s>", "</s>", "<image>"].map { token -> [String: Any] in
-            ["id": vocab[token]!, "content": token, "single_word": false, "lstrip": false, "rstrip": false,
-             "normalized": false, "special": true]
-        }
-        let json: [String: Any] = [
-            "added_tokens": added,
-            "normalizer": NSNull(),
-            "pre_tokenizer": ["type": "Whitespace"],
-            "post_processor": ["type": "TemplateProcessing",
-                               "single": [["SpecialToken": ["id": "<s>", "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]],
-                               "special_tokens": ["<s>": ["id": "<s>", "ids": [bos], "tokens": ["<s>"]]]],
-            "decoder": NSNull(),
-            "model": ["type": "WordLevel", "vocab": vocab, "unk_token": "[UNK]"],
-        ]
-        return try Tokenizer(json: try JSONSerialization.data(withJSONObject: json))
+        var builder = WordLevelBuilder()
+        builder.lowercase = false
+        for text in texts + ["USER: ASSISTANT:"] { builder.add(text) }
+        return try Tokenizer(json: Data(builder.tokenizerJSON().utf8), config: Data(builder.tokenizerConfigJSON(maxLength: 256).utf8))
     }
 
     /// The tokenizer for the words of `examples`.

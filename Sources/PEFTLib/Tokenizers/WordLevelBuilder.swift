@@ -11,6 +11,8 @@ public struct WordLevelBuilder: Sendable {
     /// Special tokens in id order (ids 0…): unknown, padding, begin, end, then the rest.
     public var unknown = "<unk>", padding = "<pad>", begin = "<s>", end = "</s>"
     public var extraSpecials: [String]
+    /// Whether text is lower-cased first (the Lowercase normalizer).
+    public var lowercase = true
     /// Word counts of the corpus.
     public private(set) var counts: [String: Int] = [:]
 
@@ -18,10 +20,10 @@ public struct WordLevelBuilder: Sendable {
 
     /// The pieces the Whitespace pre-tokenizer makes of lower-cased text: runs of word
     /// characters (letters, digits, `_`) and runs of other non-space characters.
-    public static func pieces(_ text: String) -> [String] {
+    public static func pieces(_ text: String, lowercase: Bool = true) -> [String] {
         var out: [String] = [], current = "", currentIsWord = false
         func flush() { if !current.isEmpty { out.append(current); current = "" } }
-        for ch in text.lowercased() {
+        for ch in lowercase ? text.lowercased() : text {
             if ch.isWhitespace { flush(); continue }
             let isWord = ch.isLetter || ch.isNumber || ch == "_"
             if !current.isEmpty && isWord != currentIsWord { flush() }
@@ -35,7 +37,7 @@ public struct WordLevelBuilder: Sendable {
     public mutating func add(_ text: String) {
         var rest = text
         for special in [unknown, padding, begin, end] + extraSpecials { rest = rest.replacingOccurrences(of: special, with: " ") }
-        for piece in Self.pieces(rest) { counts[piece, default: 0] += 1 }
+        for piece in Self.pieces(rest, lowercase: lowercase) { counts[piece, default: 0] += 1 }
     }
 
     /// The special tokens in id order.
@@ -61,7 +63,7 @@ public struct WordLevelBuilder: Sendable {
         let json: JSON = [
             "version": "1.0", "truncation": nil, "padding": nil,
             "added_tokens": .array(added),
-            "normalizer": ["type": "Lowercase"],
+            "normalizer": lowercase ? ["type": "Lowercase"] : nil,
             "pre_tokenizer": ["type": "Whitespace"],
             "post_processor": [
                 "type": "TemplateProcessing",

@@ -41,7 +41,7 @@ public final class LlavaSupervisedTask: TrainingTask {
     /// The id that pads rows on the right.
     public let padTokenId: Int
     /// Prefix-tuning's encoder (from the attachment), trained beside the model's parameters.
-    public let prefix: PrefixEncoder?
+    public let attachment: PEFTAttachment?
     /// Per example: expanded ids and labels, after truncation.
     public let sequences: [SupervisedTokens]
     /// Ids of the examples cut at `maxLength`.
@@ -81,8 +81,8 @@ public final class LlavaSupervisedTask: TrainingTask {
         self.examples = examples
         self.batchSize = batchSize
         self.preprocessor = preprocessor
-        prefix = attachment?.prefix
-        let limit = maxLength ?? (model.config.textConfig.maxPositionEmbeddings - (prefix?.virtualTokens ?? 0))
+        self.attachment = attachment
+        let limit = maxLength ?? (model.config.textConfig.maxPositionEmbeddings - (attachment?.prefix?.virtualTokens ?? 0))
         guard limit > 1 else { throw ModelError.invalidInput("max length must be at least 2, got \(limit)") }
         self.maxLength = limit
         padTokenId = tokenizer.specialTokens.pad ?? model.config.padTokenId ?? model.config.textConfig.padTokenId
@@ -127,9 +127,8 @@ public final class LlavaSupervisedTask: TrainingTask {
     /// tensors (norms, biases, IA3 vectors) → "no decay", the rest → "decay". Prefix-tuning's
     /// parameters are named `prompt_encoder.…`.
     public func trainableParameters() -> [(name: String, tensor: Tensor, group: String)] {
-        let own = model.trainableParameters().map { ($0.path, $0.tensor) }
-        let added = (prefix?.trainableParameters() ?? []).map { ("prompt_encoder." + $0.path, $0.tensor) }
-        return (own + added).map { name, tensor in
+        let parameters = attachment?.trainableParameters(in: model) ?? model.trainableParameters()
+        return parameters.map { name, tensor in
             let group = name.hasPrefix(Self.connectorPrefix) ? "connector" : tensor.rank == 1 ? "no decay" : "decay"
             return (name, tensor, group)
         }
