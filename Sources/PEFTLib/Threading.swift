@@ -40,6 +40,7 @@ public enum Threading {
 
     /// One-time setup: OpenBLAS kernel choice, then the default budget (thread-safe lazy global).
     private static let configureOnce: Void = {
+        TensorMemory.configureAllocator()
         _ = BLAS.coreSelection
         if budget.load(ordering: .relaxed) == 0 { applyThreads(defaultThreads()) }
     }()

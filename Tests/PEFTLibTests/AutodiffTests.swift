@@ -137,3 +137,63 @@ import PEFTLib
         #expect(w.sumOfSquares() == 0)
     }
 }
+
+/// What the graph keeps between forward and backward: only values an op needs.
+@Suite struct SavedValuesTests {
+    /// Builds `sum(((x + x) + 1) · 0.5)` through ops that need no input values and returns the loss only.
+    static func lossThroughUnsavedIntermediates(_ x: Tensor) throws -> Tensor {
+        let doubled = try x + x
+        let shifted = affine(doubled, scale: 1, shift: 1)
+        return affine(shifted, scale: 0.5).sum()
+    }
+
+    @Test func intermediatesNobodySavedAreFreedBeforeBackward() throws {
+        try TensorMemory.measure { scope in
+            let x = try Tensor(shape: [256, 256], values: (0..<65_536).map { Float($0 % 7) }, requiresGrad: true)
+            let loss = try Self.lossThroughUnsavedIntermediates(x)
+            // x (256 KB) and the scalar loss: the three intermediates (768 KB) are gone.
+            #expect(scope.liveBytes < 2 * x.count * 4)
+            try loss.backward()
+            #expect(x.grad?.toArray().allSatisfy { $0 == 1 } == true)   // d/dx of 0.5·(2x + 1)
+        }
+    }
+
+    @Test func aFrozenLinearKeepsNoInput() throws {
+        try TensorMemory.measure { scope in
+            let w = randomTensor([64, 512], seed: 7, requiresGrad: false)   // frozen
+            let x = try Tensor(shape: [128, 512], values: (0..<65_536).map { Float($0 % 5) / 5 }, requiresGrad: true)
+            let before = scope.liveBytes
+            let loss: Tensor = try {
+                let hidden = try x * 2                              // 256 KB, needed by nobody later
+                return try linear(hidden, weight: w).sum()          // frozen w: no weight gradient
+            }()
+            #expect(scope.liveBytes - before < 64 * 1024)            // only the (128, 64) output went away too
+            try loss.backward()
+            #expect(x.grad != nil && w.grad == nil)
+        }
+    }
+}
+
+@Suite struct DropoutTests {
+    @Test func dropsAboutPAndScalesTheRest() throws {
+        var generator = RandomGenerator(seed: 11)
+        let x = try Tensor(shape: [100_000], values: Array(repeating: 1, count: 100_000))
+        let y = try dropout(x, probability: 0.25, generator: &generator).toArray()
+        let dropped = y.filter { $0 == 0 }.count
+        #expect(abs(Double(dropped) / 100_000 - 0.25) < 0.01)
+        #expect(y.allSatisfy { $0 == 0 || abs($0 - 4 / 3) < 1e-6 })
+    }
+
+    @Test func sameGeneratorSameMaskAndGradientIsTheMask() throws {
+        let x = try Tensor(shape: [4_000], values: (0..<4_000).map { Float($0) / 100 }, requiresGrad: true)
+        var a = RandomGenerator(seed: 5), b = RandomGenerator(seed: 5)
+        let first = try dropout(x, probability: 0.5, generator: &a)
+        let second = try dropout(x, probability: 0.5, generator: &b)
+        #expect(first.toArray() == second.toArray())
+        let third = try dropout(x, probability: 0.5, generator: &a)   // the generator moved on
+        #expect(first.toArray() != third.toArray())
+        try first.sum().backward()
+        let g = try #require(x.grad).toArray(), values = first.toArray()
+        for i in 0..<x.count where i > 0 { #expect((values[i] == 0) == (g[i] == 0)); #expect(g[i] == 0 || g[i] == 2) }
+    }
+}

@@ -2,17 +2,63 @@
 // pass; backward walks the graph in reverse topological order (iterative DFS, no
 // recursion) and each node's hand-written backward adds into its inputs' grads.
 // Grad mode is a task-local, not global state (Swift 6 strict concurrency).
+//
+// Edges point at GradSlots, not at tensors: a node keeps its inputs' gradient slots alive,
+// and a backward closure captures a tensor only when it needs that tensor's values. So an
+// intermediate result nobody saved (a residual sum, a scaled copy) is freed as soon as the
+// forward pass moves on, as PyTorch frees unsaved activations.
 
-/// Records how one tensor was computed: its inputs and how to push a gradient back.
+/// The autodiff side of one tensor: whether it wants a gradient, the gradient, and the
+/// node that computed it. Shared by nothing else: views have their own slots.
+final class GradSlot {
+    let shape: [Int]
+    let count: Int
+    var requiresGrad: Bool
+    /// Accumulated gradient, same shape as the tensor.
+    var grad: Tensor?
+    /// The op that produced the tensor, while its graph is alive.
+    var node: GraphNode?
+    /// True once an op recorded the tensor as its output (stays true after backward frees the node).
+    var isOpOutput = false
+
+    init(shape: [Int], count: Int, requiresGrad: Bool) {
+        self.shape = shape
+        self.count = count
+        self.requiresGrad = requiresGrad
+    }
+
+    /// The gradient buffer, allocated on first use (zero-filled unless `zeroed` is false).
+    /// Returns the pointer and `beta` for GEMMs: 0 if the buffer is fresh and uninitialised, 1 to accumulate.
+    func gradBuffer(zeroed: Bool = true) -> (UnsafeMutablePointer<Float>, beta: Float) {
+        if let g = grad { return (g.pointer, 1) }
+        let g = Tensor(uninitializedShape: shape, zeroed: zeroed)
+        grad = g
+        return (g.pointer, zeroed ? 1 : 0)
+    }
+
+    /// Adds `count` values from `source` into the gradient.
+    func accumulateGrad(from source: UnsafePointer<Float>, scale: Float = 1) {
+        if grad == nil, scale == 1 {
+            let g = Tensor(uninitializedShape: shape)
+            g.pointer.update(from: source, count: count)
+            grad = g
+            return
+        }
+        let (dst, _) = gradBuffer()
+        for i in 0..<count { dst[i] += scale * source[i] }
+    }
+}
+
+/// Records how one tensor was computed: its inputs' slots and how to push a gradient back.
 final class GraphNode {
     /// Op name for error messages and debugging.
     let op: String
-    /// Tensors the op read; each gets a gradient if it requires one.
-    let inputs: [Tensor]
+    /// Slots of the tensors the op read; each gets a gradient if it requires one.
+    let inputs: [GradSlot]
     /// Given the output's gradient, adds the inputs' gradients into their `grad`.
     let backward: (Tensor) -> Void
 
-    init(op: String, inputs: [Tensor], backward: @escaping (Tensor) -> Void) {
+    init(op: String, inputs: [GradSlot], backward: @escaping (Tensor) -> Void) {
         self.op = op
         self.inputs = inputs
         self.backward = backward
@@ -48,31 +94,20 @@ func needsGraph(_ inputs: Tensor?...) -> Bool {
 /// Attaches a graph node to `output` and marks it as requiring grad.
 func record(_ output: Tensor, op: String, inputs: [Tensor], backward: @escaping (Tensor) -> Void) {
     output.requiresGrad = true
-    output.isOpOutput = true
-    output.node = GraphNode(op: op, inputs: inputs, backward: backward)
+    output.slot.isOpOutput = true
+    output.node = GraphNode(op: op, inputs: inputs.map(\.slot), backward: backward)
     OpCounters.countNode()
 }
 
 extension Tensor {
-    /// The gradient buffer of this tensor, allocated zero-filled on first use.
-    /// Returns the pointer and `beta` for GEMMs: 0 if the buffer is fresh, 1 to accumulate.
+    /// The gradient buffer of this tensor (see `GradSlot.gradBuffer`).
     func gradBuffer(zeroed: Bool = true) -> (UnsafeMutablePointer<Float>, beta: Float) {
-        if let g = grad { return (g.pointer, 1) }
-        let g = Tensor(uninitializedShape: shape, zeroed: zeroed)
-        grad = g
-        return (g.pointer, zeroed ? 1 : 0)
+        slot.gradBuffer(zeroed: zeroed)
     }
 
     /// Adds `count` values from `source` into this tensor's gradient.
     func accumulateGrad(from source: UnsafePointer<Float>, scale: Float = 1) {
-        if grad == nil, scale == 1 {
-            let g = Tensor(uninitializedShape: shape)
-            g.pointer.update(from: source, count: count)
-            grad = g
-            return
-        }
-        let (dst, _) = gradBuffer()
-        for i in 0..<count { dst[i] += scale * source[i] }
+        slot.accumulateGrad(from: source, scale: scale)
     }
 
     /// Backpropagates from this scalar (or from any tensor with an explicit seed gradient).
@@ -88,7 +123,7 @@ extension Tensor {
         if isOpOutput && node == nil {
             throw TensorError.autodiff(op: "backward", detail: Self.freedGraphMessage)
         }
-        let order = isLeaf ? [] : try topologicalOrder()
+        var order = isLeaf ? [] : try slot.topologicalOrder()
         let seed: Tensor
         if let gradient {
             guard gradient.shape == shape else {
@@ -111,32 +146,35 @@ extension Tensor {
         } else {
             grad = seed
         }
-        for tensor in order.reversed() {
-            guard let node = tensor.node else { continue }
-            if let g = tensor.grad { node.backward(g) }
+        while let current = order.popLast() {
+            guard let node = current.node else { continue }
+            if let g = current.grad { node.backward(g) }
             // Free the graph as we go: intermediate grads and saved buffers.
-            tensor.node = nil
-            tensor.grad = nil
+            current.node = nil
+            current.grad = nil
         }
     }
 
     static let freedGraphMessage = "the graph was already freed by an earlier backward; "
         + "recompute the forward pass, or call backward once on the sum of the losses"
 
-    /// Tensors with live nodes reachable from self, inputs before outputs (iterative DFS).
+}
+
+extension GradSlot {
+    /// Slots with live nodes reachable from self, inputs before outputs (iterative DFS).
     /// Throws if the walk reaches an op output whose node an earlier backward freed.
-    func topologicalOrder() throws -> [Tensor] {
-        var order: [Tensor] = []
+    func topologicalOrder() throws -> [GradSlot] {
+        var order: [GradSlot] = []
         var visited = Set<ObjectIdentifier>()
-        var stack: [(tensor: Tensor, nextInput: Int)] = [(self, 0)]
+        var stack: [(slot: GradSlot, nextInput: Int)] = [(self, 0)]
         visited.insert(ObjectIdentifier(self))
-        while let (tensor, index) = stack.last {
-            let inputs = tensor.node?.inputs ?? []
+        while let (slot, index) = stack.last {
+            let inputs = slot.node?.inputs ?? []
             if index < inputs.count {
                 stack[stack.count - 1].nextInput += 1
                 let input = inputs[index]
                 if input.isOpOutput, input.node == nil, input.requiresGrad {
-                    throw TensorError.autodiff(op: "backward", detail: Self.freedGraphMessage)
+                    throw TensorError.autodiff(op: "backward", detail: Tensor.freedGraphMessage)
                 }
                 if input.node != nil, input.requiresGrad,
                    visited.insert(ObjectIdentifier(input)).inserted {
@@ -144,7 +182,7 @@ extension Tensor {
                 }
             } else {
                 stack.removeLast()
-                order.append(tensor)
+                order.append(slot)
             }
         }
         return order

@@ -200,9 +200,9 @@ public func softmax(_ x: Tensor) throws -> Tensor {
     let y = Tensor(uninitializedShape: x.shape)
     softmaxForward(x: x.pointer, y: y.pointer, rows: rows, columns: n)
     if needsGraph(x) {
-        let saved = y.storage
+        let saved = y.storage, xs = x.slot
         record(y, op: "softmax", inputs: [x]) { g in
-            let (dx, _) = x.gradBuffer()
+            let (dx, _) = xs.gradBuffer()
             softmaxBackward(y: saved.base, dy: g.pointer, dx: dx, rows: rows, columns: n)
         }
     }
@@ -212,25 +212,54 @@ public func softmax(_ x: Tensor) throws -> Tensor {
 // MARK: - Dropout
 
 /// Inverted dropout: zeroes each element with probability p and scales survivors by 1/(1−p).
-/// Deterministic given the generator; identity (no copy, no node) when p is 0.
+/// Deterministic given the generator (it advances by one draw per call); identity (no copy,
+/// no node) when p is 0. The mask is a hash of (draw, element index), so it is computed in
+/// parallel and recomputed in backward instead of being stored.
 public func dropout(_ x: Tensor, probability p: Float, generator: inout RandomGenerator) throws -> Tensor {
     guard p >= 0, p < 1 else {
         throw TensorError.invalidArgument(op: "dropout", detail: "probability \(p) must be in [0, 1)")
     }
     if p == 0 { return x }
     try Tensor.requireValues("dropout", x)
-    let mask = TensorStorage(count: x.count, zeroed: false)
-    let keep = 1 / (1 - p), m = mask.base
-    for i in 0..<x.count { m[i] = generator.nextUnitFloat() < p ? 0 : keep }
+    let mask = DropoutMask(key: generator.next(), probability: p)
     let y = Tensor(uninitializedShape: x.shape)
     let px = x.pointer, py = y.pointer
-    for i in 0..<x.count { py[i] = px[i] * m[i] }
+    Threading.parallelFor(x.count, minimumChunk: pointwiseGrain) { range in
+        for i in range { py[i] = px[i] * mask.factor(at: i) }
+    }
     if needsGraph(x) {
+        let xs = x.slot, n = x.count
         record(y, op: "dropout", inputs: [x]) { g in
-            let (dx, _) = x.gradBuffer()
+            let (dx, _) = xs.gradBuffer()
             let dy = g.pointer
-            for i in 0..<x.count { dx[i] += dy[i] * mask.base[i] }
+            Threading.parallelFor(n, minimumChunk: pointwiseGrain) { range in
+                for i in range { dx[i] += dy[i] * mask.factor(at: i) }
+            }
         }
     }
     return y
+}
+
+/// A dropout mask as a function of the element index: element i is dropped when a 24-bit
+/// hash of (key, i) falls below p · 2²⁴; kept elements are scaled by 1/(1−p).
+struct DropoutMask: Sendable {
+    let key: UInt64
+    let threshold: UInt64
+    let keep: Float
+
+    init(key: UInt64, probability p: Float) {
+        self.key = key
+        threshold = UInt64((Double(p) * 16_777_216).rounded())
+        keep = 1 / (1 - p)
+    }
+
+    @inline(__always)
+    func factor(at index: Int) -> Float {
+        // splitmix64's finaliser over the key advanced by the index: a good 64-bit mix.
+        var z = key &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return (z >> 40) < threshold ? 0 : keep
+    }
 }

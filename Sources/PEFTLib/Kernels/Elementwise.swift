@@ -137,24 +137,31 @@ func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) throws -> Tensor {
     let out = Tensor(uninitializedShape: plan.outShape)
     binaryForward(op, a: a.pointer, b: b.pointer, out: out.pointer, plan: plan)
     if needsGraph(a, b) {
+        // add/sub need no input values for their gradients: keep only the slots, so a residual
+        // sum's operands are freed as soon as nothing else holds them.
+        let aSlot = a.slot, bSlot = b.slot, aShape = a.shape, bShape = b.shape
+        let keepsValues = op == .mul || op == .div
+        let savedA = keepsValues ? a : nil, savedB = keepsValues ? b : nil
         record(out, op: op.rawValue, inputs: [a, b]) { g in
-            let pa = a.pointer, pb = b.pointer, pg = g.pointer
+            let pg = g.pointer
             // Same-shape add/sub (residual connections): the gradient is g itself, copied.
-            if op == .add || op == .sub, a.shape == plan.outShape, b.shape == plan.outShape {
-                if a.requiresGrad { a.accumulateGrad(from: pg) }
-                if b.requiresGrad { b.accumulateGrad(from: pg, scale: op == .add ? 1 : -1) }
+            if op == .add || op == .sub, aShape == plan.outShape, bShape == plan.outShape {
+                if aSlot.requiresGrad { aSlot.accumulateGrad(from: pg) }
+                if bSlot.requiresGrad { bSlot.accumulateGrad(from: pg, scale: op == .add ? 1 : -1) }
                 return
             }
-            if a.requiresGrad {
-                let (da, _) = a.gradBuffer()
+            // add/sub read no operand values; g spans the broadcast output, so it is a safe stand-in.
+            let pa = UnsafePointer(savedA?.pointer ?? pg), pb = UnsafePointer(savedB?.pointer ?? pg)
+            if aSlot.requiresGrad {
+                let (da, _) = aSlot.gradBuffer()
                 switch op {
                 case .add, .sub: binaryBackward(into: da, dstIsA: true, g: pg, a: pa, b: pb, plan: plan) { g, _, _ in g }
                 case .mul: binaryBackward(into: da, dstIsA: true, g: pg, a: pa, b: pb, plan: plan) { g, _, y in g * y }
                 case .div: binaryBackward(into: da, dstIsA: true, g: pg, a: pa, b: pb, plan: plan) { g, _, y in g / y }
                 }
             }
-            if b.requiresGrad {
-                let (db, _) = b.gradBuffer()
+            if bSlot.requiresGrad {
+                let (db, _) = bSlot.gradBuffer()
                 switch op {
                 case .add: binaryBackward(into: db, dstIsA: false, g: pg, a: pa, b: pb, plan: plan) { g, _, _ in g }
                 case .sub: binaryBackward(into: db, dstIsA: false, g: pg, a: pa, b: pb, plan: plan) { g, _, _ in -g }
@@ -185,7 +192,8 @@ public func affine(_ x: Tensor, scale: Float, shift: Float = 0) -> Tensor {
     let src = x.pointer, dst = out.pointer
     for i in 0..<x.count { dst[i] = scale * src[i] + shift }
     if needsGraph(x) {
-        record(out, op: "affine", inputs: [x]) { g in x.accumulateGrad(from: g.pointer, scale: scale) }
+        let xs = x.slot
+        record(out, op: "affine", inputs: [x]) { g in xs.accumulateGrad(from: g.pointer, scale: scale) }
     }
     return out
 }
@@ -223,8 +231,9 @@ extension Tensor {
         let factor: Float = mean ? 1 / Float(n) : 1
         let out = Tensor(scalar: Float(total) * factor)
         if needsGraph(self) {
-            record(out, op: mean ? "mean" : "sum", inputs: [self]) { [self] g in
-                let (dst, _) = self.gradBuffer()
+            let xs = slot
+            record(out, op: mean ? "mean" : "sum", inputs: [self]) { g in
+                let (dst, _) = xs.gradBuffer()
                 let v = g.pointer.pointee * factor
                 for i in 0..<n { dst[i] += v }
             }
@@ -261,8 +270,9 @@ extension Tensor {
             for i in 0..<inner { d[i] *= factor }
         }
         if needsGraph(self) {
-            record(out, op: mean ? "mean(axis)" : "sum(axis)", inputs: [self]) { [self] g in
-                let (gx, _) = self.gradBuffer()
+            let xs = slot
+            record(out, op: mean ? "mean(axis)" : "sum(axis)", inputs: [self]) { g in
+                let (gx, _) = xs.gradBuffer()
                 let pg = g.pointer
                 for o in 0..<outer {
                     let s = pg + o * inner

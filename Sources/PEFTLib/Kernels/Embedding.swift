@@ -29,8 +29,9 @@ func gatherRows(_ source: Tensor, rows: Int, width: Int, indices: [Int], outShap
     let out = Tensor(uninitializedShape: outShape)
     gatherRowsForward(out: out.pointer, table: source.pointer, indices: indices, width: width)
     if needsGraph(source) {
+        let sourceSlot = source.slot
         record(out, op: op, inputs: [source]) { g in
-            let (d, _) = source.gradBuffer()
+            let (d, _) = sourceSlot.gradBuffer()
             gatherRowsBackward(dTable: d, dOut: g.pointer, indices: indices, width: width)
         }
     }

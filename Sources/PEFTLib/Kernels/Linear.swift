@@ -23,13 +23,13 @@ func linearForward(out y: UnsafeMutablePointer<Float>, input x: UnsafePointer<Fl
 func linearBackward(dInput dx: UnsafeMutablePointer<Float>?, dxBeta: Float,
                     dWeight dw: UnsafeMutablePointer<Float>?, dwBeta: Float,
                     dBias db: UnsafeMutablePointer<Float>?,
-                    dOut dy: UnsafePointer<Float>, input x: UnsafePointer<Float>,
-                    weight w: UnsafePointer<Float>, rows m: Int, inFeatures k: Int, outFeatures n: Int) {
-    if let dx {
+                    dOut dy: UnsafePointer<Float>, input x: UnsafePointer<Float>?,
+                    weight w: UnsafePointer<Float>?, rows m: Int, inFeatures k: Int, outFeatures n: Int) {
+    if let dx, let w {
         BLAS.sgemm(transposeA: false, transposeB: false, m: m, n: k, k: n,
                    a: dy, lda: n, b: w, ldb: k, beta: dxBeta, c: dx, ldc: k)
     }
-    if let dw {
+    if let dw, let x {
         BLAS.sgemm(transposeA: true, transposeB: false, m: n, n: k, k: m,
                    a: dy, lda: n, b: x, ldb: k, beta: dwBeta, c: dw, ldc: k)
     }
@@ -69,13 +69,17 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) throws -> T
     if needsGraph(x, weight, bias) {
         var inputs = [x, weight]
         if let bias { inputs.append(bias) }
+        // Keep the input's values only for the weight's gradient (a frozen base layer saves nothing).
+        let xs = x.slot, ws = weight.slot, bs = bias?.slot
+        let savedInput = weight.requiresGrad ? x : nil
+        let savedWeight = x.requiresGrad ? weight : nil
         record(y, op: "linear", inputs: inputs) { g in
-            let dx = x.requiresGrad ? x.gradBuffer(zeroed: false) : nil
-            let dw = weight.requiresGrad ? weight.gradBuffer(zeroed: false) : nil
-            let db = bias?.requiresGrad == true ? bias?.gradBuffer().0 : nil
+            let dx = savedWeight != nil && xs.requiresGrad ? xs.gradBuffer(zeroed: false) : nil
+            let dw = savedInput != nil && ws.requiresGrad ? ws.gradBuffer(zeroed: false) : nil
+            let db = bs?.requiresGrad == true ? bs?.gradBuffer().0 : nil
             linearBackward(dInput: dx?.0, dxBeta: dx?.beta ?? 0,
                            dWeight: dw?.0, dwBeta: dw?.beta ?? 0, dBias: db,
-                           dOut: g.pointer, input: x.pointer, weight: weight.pointer,
+                           dOut: g.pointer, input: savedInput?.pointer, weight: savedWeight?.pointer,
                            rows: m, inFeatures: k, outFeatures: n)
         }
     }
@@ -119,10 +123,14 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false,
         }
     }
     if needsGraph(a, b) {
+        // Each input's values are kept only for the other input's gradient.
+        let aSlot = a.slot, bSlot = b.slot
+        let savedA = b.requiresGrad ? a : nil, savedB = a.requiresGrad ? b : nil
         record(y, op: "matmul", inputs: [a, b]) { g in
             let pg = g.pointer
-            if a.requiresGrad {
-                let (da, beta) = a.gradBuffer(zeroed: false)
+            if let savedB, aSlot.requiresGrad {
+                let pb = savedB.pointer
+                let (da, beta) = aSlot.gradBuffer(zeroed: false)
                 for i in 0..<batch {
                     let dg = pg + i * strideC, bi = pb + i * strideB, dai = da + i * strideA
                     if transposeA {
@@ -136,8 +144,9 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false,
                     }
                 }
             }
-            if b.requiresGrad {
-                let (db, beta0) = b.gradBuffer(zeroed: false)
+            if let savedA, bSlot.requiresGrad {
+                let pa = savedA.pointer
+                let (db, beta0) = bSlot.gradBuffer(zeroed: false)
                 for i in 0..<batch {
                     let dg = pg + i * strideC, ai = pa + i * strideA, dbi = db + i * strideB
                     let beta: Float = sharedB && i > 0 ? 1 : beta0

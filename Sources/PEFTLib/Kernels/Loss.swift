@@ -73,12 +73,13 @@ public func crossEntropy(_ logits: Tensor, targets: [Int], ignoreIndex: Int = -1
                                     labelled: labelled, rows: rows, classes: v, ignoreIndex: ignoreIndex)
     let out = Tensor(scalar: labelled == 0 ? 0 : Float(total / Double(labelled)))
     guard recording, let unitGradient else { return out }
+    let logitsSlot = logits.slot   // the logits' values are not needed again
     record(out, op: "crossEntropy", inputs: [logits]) { g in
         let upstream = g.pointer.pointee
-        if logits.grad == nil && upstream == 1 {
-            logits.grad = unitGradient // hand the buffer over: no copy, no second pass
+        if logitsSlot.grad == nil && upstream == 1 {
+            logitsSlot.grad = unitGradient // hand the buffer over: no copy, no second pass
         } else {
-            logits.accumulateGrad(from: unitGradient.pointer, scale: upstream)
+            logitsSlot.accumulateGrad(from: unitGradient.pointer, scale: upstream)
         }
     }
     return out

@@ -104,8 +104,9 @@ public func rope(_ x: Tensor, heads: Int, positions: [Int], table: RotaryTable) 
         }
     }
     if needsGraph(x) {
+        let xs = x.slot
         record(y, op: "rope", inputs: [x]) { g in
-            let (dx, beta) = x.gradBuffer(zeroed: false)
+            let (dx, beta) = xs.gradBuffer(zeroed: false)
             table.cosines.withUnsafeBufferPointer { c in
                 table.sines.withUnsafeBufferPointer { s in
                     rowPositions.withUnsafeBufferPointer { p in

@@ -84,8 +84,9 @@ extension Tensor {
         }
         let view = Tensor(shape: resolved, storage: storage, offset: offset)
         if needsGraph(self) {
-            record(view, op: "reshape", inputs: [self]) { [self] g in
-                self.accumulateGrad(from: g.pointer)
+            let source = slot
+            record(view, op: "reshape", inputs: [self]) { g in
+                source.accumulateGrad(from: g.pointer)
             }
         }
         return view
@@ -141,8 +142,9 @@ extension Tensor {
             }
         }
         if needsGraph(self) {
-            record(result, op: "slice", inputs: [self]) { [self] g in
-                let (dst, _) = self.gradBuffer()
+            let source = slot
+            record(result, op: "slice", inputs: [self]) { g in
+                let (dst, _) = source.gradBuffer()
                 let src = g.pointer
                 for o in 0..<outer {
                     let d = dst + (o * extent + lo) * inner, s = src + o * width
@@ -172,8 +174,9 @@ extension Tensor {
             for (i, axis) in axes.enumerated() { inverse[axis] = i }
             let outStrides = contiguousStrides(outShape)
             let inputShape = shape
-            record(result, op: "permute", inputs: [self]) { [self] g in
-                let (dst, _) = self.gradBuffer()
+            let source = slot
+            record(result, op: "permute", inputs: [self]) { g in
+                let (dst, _) = source.gradBuffer()
                 stridedCopy(src: g.pointer, srcStrides: inverse.map { outStrides[$0] },
                             shape: inputShape, dst: dst, accumulate: true)
             }
@@ -231,9 +234,10 @@ public func concat(_ tensors: [Tensor], axis: Int = 0) throws -> Tensor {
         column += width
     }
     if GradMode.isEnabled, tensors.contains(where: { $0.requiresGrad }) {
+        let slots = tensors.map(\.slot)
         record(result, op: "concat", inputs: tensors) { g in
             var column = 0
-            for (t, width) in zip(tensors, widths) {
+            for (t, width) in zip(slots, widths) {
                 defer { column += width }
                 guard t.requiresGrad else { continue }
                 let (gt, _) = t.gradBuffer()

@@ -20,24 +20,37 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     public let count: Int
     let storage: TensorStorage
     let offset: Int
+    /// The autodiff side (requiresGrad, grad, producing node). Graph edges and backward
+    /// closures hold it rather than the tensor, so values nobody saved are freed early.
+    let slot: GradSlot
     /// True when gradients should flow to this tensor; false freezes a parameter.
-    public var requiresGrad: Bool
+    public var requiresGrad: Bool {
+        get { slot.requiresGrad }
+        set { slot.requiresGrad = newValue }
+    }
     /// Accumulated gradient (same shape) after `backward()`; set to nil to zero it.
-    public var grad: Tensor?
+    public var grad: Tensor? {
+        get { slot.grad }
+        set { slot.grad = newValue }
+    }
     /// The op that produced this tensor, while its graph is alive; nil for leaves.
-    var node: GraphNode?
+    var node: GraphNode? {
+        get { slot.node }
+        set { slot.node = newValue }
+    }
     /// True once an op recorded this tensor as its output (it stays true after backward frees the node).
-    var isOpOutput = false
+    var isOpOutput: Bool { slot.isOpOutput }
     /// Optional name used in reports (e.g. a Hugging Face parameter key).
     public var name: String?
 
     /// Wraps existing storage (views share it).
     init(shape: [Int], storage: TensorStorage, offset: Int = 0, requiresGrad: Bool = false) {
+        let count = shape.reduce(1, *)
         self.shape = shape
-        self.count = shape.reduce(1, *)
+        self.count = count
         self.storage = storage
         self.offset = offset
-        self.requiresGrad = requiresGrad
+        self.slot = GradSlot(shape: shape, count: count, requiresGrad: requiresGrad)
     }
 
     /// Allocates a tensor of `shape`, zero-filled or uninitialised.
@@ -47,7 +60,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         self.count = count
         self.storage = TensorStorage(count: count, zeroed: zeroed)
         self.offset = 0
-        self.requiresGrad = false
+        self.slot = GradSlot(shape: shape, count: count, requiresGrad: false)
     }
 
     /// Pointer to the first element (valid while the tensor is alive).

@@ -1,5 +1,6 @@
 // Raw Float32 storage behind tensors, and the accounting of live storage bytes
 // (process-wide and per scope) that leak tests read.
+import Foundation
 import Synchronization
 
 /// Live tensor-storage bytes: a process-wide counter plus optional per-task scopes.
@@ -17,6 +18,29 @@ public enum TensorMemory {
     public static func measure<R>(_ body: (TensorMemoryScope) throws -> R) rethrows -> R {
         let scope = TensorMemoryScope()
         return try $scope.withValue(scope) { try body(scope) }
+    }
+
+    /// Tells glibc's malloc to keep freed tensor buffers for reuse instead of handing them back
+    /// to the kernel after every step (buffers up to 32 MB come from the heap, and the heap is
+    /// trimmed only past 1 GB free): a training step then allocates its activations without
+    /// page faults. `returnFreeMemory()` gives the memory back when a run is over.
+    static func configureAllocator() {
+        if ProcessInfo.processInfo.environment["PEFTLAB_MALLOC"] == "default" { return }
+        // glibc's <malloc.h> is not in the Glibc module: look the calls up (absent elsewhere).
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+        typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
+        let mallopt = unsafeBitCast(symbol, to: MallOpt.self)
+        let trimThreshold: Int32 = -1, topPad: Int32 = -2, mmapThreshold: Int32 = -3   // M_* in malloc.h
+        _ = mallopt(mmapThreshold, 32 << 20)
+        _ = mallopt(trimThreshold, 1 << 30)
+        _ = mallopt(topPad, 64 << 20)
+    }
+
+    /// Returns freed heap memory to the operating system (after training or evaluation).
+    public static func returnFreeMemory() {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
     }
 
     static func charge(_ bytes: Int, to scope: TensorMemoryScope?) {

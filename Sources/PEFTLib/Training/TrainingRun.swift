@@ -148,6 +148,7 @@ public final class TrainingRun: @unchecked Sendable {
     public func train(steps: Int, isCancelled: () -> Bool = { false },
                       progress: (StepRecord) -> Void = { _ in }) throws -> TrainingProgress {
         var done = 0
+        defer { TensorMemory.returnFreeMemory() }   // the steps' activations go back to the system
         while done < steps {
             if isCancelled() { return TrainingProgress(completedSteps: done, cancelled: true) }
             let record = try runStep()
