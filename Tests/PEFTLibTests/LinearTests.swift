@@ -37,6 +37,18 @@ func naiveMatmul(_ a: [Float], _ b: [Float], m: Int, k: Int, n: Int) -> [Float] 
         try checkGradients("linear 1×13", inputs: [x1, w1]) { try linear(x1, weight: w1) }
     }
 
+    @Test func addLinearIsYPlusScaledProduct() throws {
+        let y = randomTensor([2, 3, 5], seed: 21), x = randomTensor([2, 3, 4], seed: 22), w = randomTensor([5, 4], seed: 23)
+        let fused = try addLinear(y, x, weight: w, scale: 0.75)
+        let reference = try y + linear(x, weight: w) * 0.75
+        expectClose(fused.toArray(), reference.toArray(), atol: 1e-5)
+        try checkGradients("addLinear", inputs: [y, x, w]) { try addLinear(y, x, weight: w, scale: 0.75) }
+        // Frozen weight (LoRA's base stays outside; here B frozen): x still gets its gradient.
+        let frozen = randomTensor([5, 4], seed: 24, requiresGrad: false)
+        try checkGradients("addLinear frozen weight", inputs: [y, x]) { try addLinear(y, x, weight: frozen, scale: 2) }
+        #expect(throws: TensorError.self) { try addLinear(y, x, weight: randomTensor([5, 3], seed: 25), scale: 1) }
+    }
+
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func matmulTransposes(transposeA: Bool, transposeB: Bool) throws {
         let (m, k, n) = (3, 5, 4)

@@ -213,53 +213,74 @@ public func softmax(_ x: Tensor) throws -> Tensor {
 
 /// Inverted dropout: zeroes each element with probability p and scales survivors by 1/(1−p).
 /// Deterministic given the generator (it advances by one draw per call); identity (no copy,
-/// no node) when p is 0. The mask is a hash of (draw, element index), so it is computed in
-/// parallel and recomputed in backward instead of being stored.
+/// no node) when p is 0. The mask is a hash of (draw, element index) kept as one bit per
+/// element for backward (a 32nd of a Float mask), built in parallel.
 public func dropout(_ x: Tensor, probability p: Float, generator: inout RandomGenerator) throws -> Tensor {
     guard p >= 0, p < 1 else {
         throw TensorError.invalidArgument(op: "dropout", detail: "probability \(p) must be in [0, 1)")
     }
     if p == 0 { return x }
     try Tensor.requireValues("dropout", x)
-    let mask = DropoutMask(key: generator.next(), probability: p)
+    let n = x.count
+    let mask = DropoutMask(key: generator.next(), probability: p, count: n)
     let y = Tensor(uninitializedShape: x.shape)
     let px = x.pointer, py = y.pointer
-    Threading.parallelFor(x.count, minimumChunk: pointwiseGrain) { range in
-        for i in range { py[i] = px[i] * mask.factor(at: i) }
-    }
+    mask.apply(px, into: py, accumulate: false)
     if needsGraph(x) {
-        let xs = x.slot, n = x.count
+        let xs = x.slot
         record(y, op: "dropout", inputs: [x]) { g in
-            let (dx, _) = xs.gradBuffer()
-            let dy = g.pointer
-            Threading.parallelFor(n, minimumChunk: pointwiseGrain) { range in
-                for i in range { dx[i] += dy[i] * mask.factor(at: i) }
-            }
+            let (dx, beta) = xs.gradBuffer(zeroed: false)
+            mask.apply(g.pointer, into: dx, accumulate: beta != 0)
         }
     }
     return y
 }
 
-/// A dropout mask as a function of the element index: element i is dropped when a 24-bit
-/// hash of (key, i) falls below p · 2²⁴; kept elements are scaled by 1/(1−p).
-struct DropoutMask: Sendable {
-    let key: UInt64
-    let threshold: UInt64
+/// A dropout mask: bit i set means element i is dropped, which happens when a 24-bit hash of
+/// (key, i) falls below p · 2²⁴ (one 64-bit splitmix hash serves two elements).
+final class DropoutMask: @unchecked Sendable {
+    let count: Int
     let keep: Float
+    private let words: UnsafeMutablePointer<UInt64>
+    private let wordCount: Int
 
-    init(key: UInt64, probability p: Float) {
-        self.key = key
-        threshold = UInt64((Double(p) * 16_777_216).rounded())
+    init(key: UInt64, probability p: Float, count: Int) {
+        self.count = count
         keep = 1 / (1 - p)
+        wordCount = (count + 63) / 64
+        words = .allocate(capacity: max(wordCount, 1))
+        let threshold = UInt32((Double(p) * 16_777_216).rounded())
+        let words = self.words, total = wordCount
+        Threading.parallelFor(total, minimumChunk: 256) { range in
+            for w in range {
+                var bits: UInt64 = 0
+                for pair in 0..<32 {
+                    var z = key &+ UInt64(truncatingIfNeeded: w * 32 + pair) &* 0x9E37_79B9_7F4A_7C15
+                    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                    z ^= z >> 31
+                    let low = UInt32(truncatingIfNeeded: z) >> 8, high = UInt32(truncatingIfNeeded: z >> 32) >> 8
+                    bits |= (low < threshold ? 1 : 0) << UInt64(2 * pair)
+                    bits |= (high < threshold ? 1 : 0) << UInt64(2 * pair + 1)
+                }
+                words[w] = bits
+            }
+        }
     }
 
-    @inline(__always)
-    func factor(at index: Int) -> Float {
-        // splitmix64's finaliser over the key advanced by the index: a good 64-bit mix.
-        var z = key &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return (z >> 40) < threshold ? 0 : keep
+    deinit { words.deallocate() }
+
+    /// out[i] = source[i] · factor(i), or out[i] += … when accumulating.
+    func apply(_ source: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let words = self.words, n = count, keep = self.keep
+        Threading.parallelFor(wordCount, minimumChunk: 512) { range in
+            for w in range {
+                let bits = words[w], start = w * 64, end = min(start + 64, n)
+                for i in start..<end {
+                    let factor: Float = (bits >> UInt64(i - start)) & 1 == 0 ? keep : 0
+                    if accumulate { out[i] += source[i] * factor } else { out[i] = source[i] * factor }
+                }
+            }
+        }
     }
 }

@@ -86,6 +86,50 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) throws -> T
     return y
 }
 
+/// y + scale · (x · Wᵀ), fused: one GEMM accumulating into a copy of `y` (LoRA's
+/// `base(x) + (α / r) · B (A x)` with `x` = A x and `weight` = B). No bias.
+///
+/// - Parameters:
+///   - y: (…, outFeatures)
+///   - x: (…, inFeatures), same leading axes as `y`
+///   - weight: (outFeatures, inFeatures)
+public func addLinear(_ y: Tensor, _ x: Tensor, weight: Tensor, scale: Float) throws -> Tensor {
+    let k = weight.shape.count == 2 ? weight.shape[1] : -1, n = weight.shape.first ?? -1
+    guard weight.rank == 2, x.rank >= 1, x.shape.last == k, y.shape.last == n,
+          Array(x.shape.dropLast()) == Array(y.shape.dropLast()) else {
+        throw TensorError.shapeMismatch(op: "addLinear", lhs: x.shape, rhs: weight.shape,
+                                        detail: "x (…, in), weight (out, in) and y (…, out) must agree")
+    }
+    try Tensor.requireValues("addLinear", y, x, weight)
+    let m = x.count / max(k, 1)
+    let out = Tensor(uninitializedShape: y.shape)
+    out.pointer.update(from: y.pointer, count: y.count)
+    if m > 0 && n > 0 && k > 0 {
+        BLAS.sgemm(transposeA: false, transposeB: true, m: m, n: n, k: k, alpha: scale,
+                   a: x.pointer, lda: k, b: weight.pointer, ldb: k, beta: 1, c: out.pointer, ldc: n)
+    }
+    if needsGraph(y, x, weight) {
+        let ys = y.slot, xs = x.slot, ws = weight.slot
+        let savedX = weight.requiresGrad ? x : nil, savedW = x.requiresGrad ? weight : nil
+        record(out, op: "addLinear", inputs: [y, x, weight]) { g in
+            if ys.requiresGrad { ys.accumulateGrad(from: g.pointer) }
+            if let savedW, xs.requiresGrad, m > 0 {
+                let (dx, beta) = xs.gradBuffer(zeroed: false)
+                BLAS.sgemm(transposeA: false, transposeB: false, m: m, n: k, k: n, alpha: scale,
+                           a: g.pointer, lda: n, b: savedW.pointer, ldb: k, beta: beta, c: dx, ldc: k)
+            }
+            if let savedX, ws.requiresGrad {
+                let (dw, beta) = ws.gradBuffer(zeroed: false)
+                if m == 0 { if beta == 0 { dw.update(repeating: 0, count: n * k) } } else {
+                    BLAS.sgemm(transposeA: true, transposeB: false, m: n, n: k, k: m, alpha: scale,
+                               a: g.pointer, lda: n, b: savedX.pointer, ldb: k, beta: beta, c: dw, ldc: k)
+                }
+            }
+        }
+    }
+    return out
+}
+
 /// Matrix product with optional transposes (as BLAS flags), batched over leading axes.
 ///
 /// - a: (…, M, K), or (…, K, M) with `transposeA`

@@ -138,8 +138,8 @@ public final class LoRALinear: PEFTLayer {
         if dropoutProbability > 0 && usesDropout {
             h = try dropout(x, probability: dropoutProbability, generator: &generator)
         }
-        let delta = try loraB(loraA(h))                                 // (…, r) → (…, out)
-        return try y + delta * scaling                                  // (…, out)
+        // y + (α / r) · B (A h): the B product accumulates straight into the output.
+        return try addLinear(y, loraA(h), weight: loraB.weight, scale: scaling)   // (…, r) → (…, out)
     }
 
     /// (α / r) · B A, (out, in), outside the graph.

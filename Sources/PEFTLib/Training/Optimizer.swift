@@ -103,11 +103,14 @@ public final class AdamW: Optimizer, @unchecked Sendable {
                     v[name, default: zeros].withUnsafeMutableBufferPointer { vb in
                         grad.withUnsafeBufferPointer { g in
                             tensor.withUnsafeMutableBufferPointer { p in
-                                for i in 0..<p.count {
-                                    p[i] *= decay
-                                    mb[i] += (1 - b1) * (g[i] - mb[i])  // torch's lerp form
-                                    vb[i] = b2 * vb[i] + (1 - b2) * g[i] * g[i]
-                                    p[i] -= stepSize * mb[i] / (vb[i].squareRoot() / sqrtCorrection2 + eps)
+                                // Element-wise, so the split over threads changes no result.
+                                Threading.parallelFor(p.count, minimumChunk: 1 << 16) { range in
+                                    for i in range {
+                                        p[i] *= decay
+                                        mb[i] += (1 - b1) * (g[i] - mb[i])  // torch's lerp form
+                                        vb[i] = b2 * vb[i] + (1 - b2) * g[i] * g[i]
+                                        p[i] -= stepSize * mb[i] / (vb[i].squareRoot() / sqrtCorrection2 + eps)
+                                    }
                                 }
                             }
                         }
