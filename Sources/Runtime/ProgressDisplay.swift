@@ -30,14 +30,16 @@ public final class ProgressDisplay: @unchecked Sendable {
     }
 
     /// Records a step; shows it unless an update was shown less than `minInterval` ago.
-    public func update(step: Int, metrics: [(String, Double)] = [], loss: Double? = nil, force: Bool = false) {
+    /// `detail` is a line of text under the bar (a sweep's current run).
+    public func update(step: Int, metrics: [(String, Double)] = [], loss: Double? = nil, force: Bool = false,
+                       detail: String? = nil) {
         lock.lock()
         defer { lock.unlock() }
         if let loss { losses.append(loss) }
         let now = ContinuousClock.now
         if !force, let last = lastShown, now - last < minInterval { return }
         lastShown = now
-        send(render(step: step, metrics: metrics, status: nil))
+        send(render(step: step, metrics: metrics, status: nil, detail: detail))
     }
 
     /// Shows the final state (always sent), e.g. "done" or "interrupted at step 120".
@@ -54,7 +56,7 @@ public final class ProgressDisplay: @unchecked Sendable {
 
     // MARK: - Rendering
 
-    func render(step: Int, metrics: [(String, Double)], status: String?) -> MIMEBundle {
+    func render(step: Int, metrics: [(String, Double)], status: String?, detail: String? = nil) -> MIMEBundle {
         let fraction = min(1, max(0, Double(step) / Double(total)))
         let elapsed = ContinuousClock.now - started
         let elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
@@ -65,6 +67,7 @@ public final class ProgressDisplay: @unchecked Sendable {
         parts += metrics.map { "\($0.0) \(Self.format($0.1))" }
         if let eta { parts.append("ETA \(Self.duration(eta))") }
         parts.append(status ?? "elapsed \(Self.duration(elapsedSeconds))")
+        if let detail { parts.append("· \(detail)") }
         let text = parts.joined(separator: "  ")
 
         var html = "<div class=\"peftlab-progress\" style=\"font-family:var(--jp-ui-font-family,sans-serif);font-size:13px\">"
@@ -76,6 +79,7 @@ public final class ProgressDisplay: @unchecked Sendable {
                  + (eta.map { ["ETA \(Self.duration($0))"] } ?? [])
                  + [TableRendering.escape(status ?? "elapsed \(Self.duration(elapsedSeconds))")]).joined(separator: " · ")
         html += "</div>"
+        if let detail { html += "<div style=\"margin-top:2px;opacity:0.7\">\(TableRendering.escape(detail))</div>" }
         if losses.count >= 2 { html += sparkline() }
         html += "</div>"
         return MIMEBundle(data: ["text/plain": .string(text), "text/html": .string(html)])

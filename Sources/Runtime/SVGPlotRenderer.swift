@@ -22,7 +22,14 @@ enum PlotMark {
 struct SVGPlotRenderer {
     let plot: Plot
     let width = 560.0, height = 340.0
-    let left = 64.0, right = 24.0, top = 36.0, bottom = 52.0
+    let right = 24.0, top = 36.0, bottom = 52.0
+    /// Room for the y axis; a heatmap's row labels ("mini-iconqa-blank") may need more, about
+    /// 6.5 units a character at size 11.
+    var left: Double {
+        guard plot.kind == .heatmap else { return 64 }
+        let longest = plot.points.map { ($0.series ?? plot.yLabel).count }.max() ?? 0
+        return min(width / 2, max(64, Double(longest) * 6.5 + 12))
+    }
     static let palette = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#EECA3B", "#9D755D", "#FF9DA6", "#BAB0AC"]
     static let ink = "#808080"
 

@@ -39,6 +39,25 @@ struct SweepTests {
         #expect(try table.column("converged").first == .bool(true))
     }
 
+    @Test("a run with several result rows comes back as those rows, beside one-row runs")
+    func rows() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-rows-\(UInt32.random(in: 0...UInt32.max)).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let many = SweepRun([("method", .text("LoRA"))]), one = SweepRun([("method", .text("IA3"))])
+        let rows: [[(String, TableValue)]] = [[("metric", .text("f1")), ("score", .double(0.5))],
+                                              [("metric", .text("CHAIRi")), ("score", .double(0.25))]]
+        let store = try SweepStore(path: path)
+        try store.record(many, rows: rows)
+        try store.record(one, results: [("metric", .text("accuracy")), ("score", .double(0.75))])
+        let reopened = try SweepStore(path: path)
+        #expect(reopened.count == 2)
+        #expect(reopened.rows(for: many)?.map { $0.map(\.1) } == rows.map { $0.map(\.1) })
+        #expect(reopened.results(for: one)?.last?.1 == .double(0.75))
+        let table = reopened.table()
+        #expect(table.count == 3)
+        #expect(try table.column("metric") == [.text("f1"), .text("CHAIRi"), .text("accuracy")])
+    }
+
     @Test("a damaged line is an error naming the file and line")
     func damaged() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-bad-\(UInt32.random(in: 0...UInt32.max)).jsonl").path

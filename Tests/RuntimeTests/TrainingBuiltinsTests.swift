@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 
 /// A small LLaVA in the llava-hf layout (32-pixel images, one layer each side), written once.
-private let modelFolder: String = {
+let modelFolder: String = {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("peftlab-runtime-llava-\(getpid())").path
     var builder = WordLevelBuilder()
     for text in TinyLlava.corpus() { builder.add(text) }

@@ -10,8 +10,12 @@ public struct StudyBase {
     public let model: LlavaForConditionalGeneration
     public let tokenizer: Tokenizer
     public let preprocessor: CLIPPreprocessorConfig
-    public init(model: LlavaForConditionalGeneration, tokenizer: Tokenizer, preprocessor: CLIPPreprocessorConfig) {
-        self.model = model; self.tokenizer = tokenizer; self.preprocessor = preprocessor
+    /// Where the model came from ("tiny-llava", a folder): part of each run's identity in a store, so
+    /// that runs of another model are not taken for these.
+    public let name: String?
+    public init(model: LlavaForConditionalGeneration, tokenizer: Tokenizer, preprocessor: CLIPPreprocessorConfig,
+                name: String? = nil) {
+        self.model = model; self.tokenizer = tokenizer; self.preprocessor = preprocessor; self.name = name
     }
 }
 

@@ -22,7 +22,8 @@ public struct SweepRun: Sendable, Equatable {
 /// The results of a sweep on disk: one JSON object per line, `settings` and `results`.
 public final class SweepStore: @unchecked Sendable {
     public let path: String
-    private var records: [(run: SweepRun, results: [(String, TableValue)])] = []
+    /// Each finished run with its result rows (one row for a run of `record(_:results:)`).
+    private var records: [(run: SweepRun, rows: [[(String, TableValue)]])] = []
     private let lock = NSLock()
 
     /// Opens (or starts) the store at `path`; lines that do not parse are reported, not fatal.
@@ -31,11 +32,16 @@ public final class SweepStore: @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: path) else { return }
         let text = try String(contentsOfFile: path, encoding: .utf8)
         for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
-            guard let object = try? JSON.parse(String(line)), let settings = object["settings"]?.arrayValue,
-                  let results = object["results"]?.arrayValue else {
+            guard let object = try? JSON.parse(String(line)), let settings = object["settings"]?.arrayValue else {
                 throw TableError("\(path): line \(number + 1) is not a sweep record; remove it or the file to start over")
             }
-            records.append((SweepRun(Self.pairs(settings)), Self.pairs(results)))
+            if let results = object["results"]?.arrayValue {
+                records.append((SweepRun(Self.pairs(settings)), [Self.pairs(results)]))
+            } else if let rows = object["rows"]?.arrayValue, rows.allSatisfy({ $0.arrayValue != nil }) {
+                records.append((SweepRun(Self.pairs(settings)), rows.map { Self.pairs($0.arrayValue!) }))
+            } else {
+                throw TableError("\(path): line \(number + 1) is not a sweep record; remove it or the file to start over")
+            }
         }
     }
 
@@ -46,13 +52,30 @@ public final class SweepStore: @unchecked Sendable {
 
     /// The stored results of a finished run; nil when it has not finished.
     public func results(for run: SweepRun) -> [(String, TableValue)]? {
-        lock.withLock { records.last { $0.run == run }?.results }
+        rows(for: run)?.first
+    }
+
+    /// The stored result rows of a finished run; nil when it has not finished.
+    public func rows(for run: SweepRun) -> [[(String, TableValue)]]? {
+        lock.withLock { records.last { $0.run == run }?.rows }
     }
 
     /// Appends a finished run and flushes it to disk at once.
     public func record(_ run: SweepRun, results: [(String, TableValue)]) throws {
         let line: JSON = ["settings": .array(run.settings.map { [.string($0.0), $0.1.json] }),
                           "results": .array(results.map { [.string($0.0), $0.1.json] })]
+        try append(line, run: run, rows: [results])
+    }
+
+    /// Appends a finished run with several result rows (one per metric, epoch, test set…)
+    /// and flushes it to disk at once.
+    public func record(_ run: SweepRun, rows: [[(String, TableValue)]]) throws {
+        let line: JSON = ["settings": .array(run.settings.map { [.string($0.0), $0.1.json] }),
+                          "rows": .array(rows.map { row in .array(row.map { [.string($0.0), $0.1.json] }) })]
+        try append(line, run: run, rows: rows)
+    }
+
+    private func append(_ line: JSON, run: SweepRun, rows: [[(String, TableValue)]]) throws {
         let data = Data(line.serializedBytes() + [0x0A])
         try lock.withLock {
             let url = URL(fileURLWithPath: path)
@@ -63,13 +86,14 @@ public final class SweepStore: @unchecked Sendable {
             try handle.seekToEnd()
             try handle.write(contentsOf: data)
             try handle.synchronize()
-            records.append((run, results))
+            records.append((run, rows))
         }
     }
 
-    /// Every finished run as a tidy table: settings columns then result columns.
+    /// Every finished run as a tidy table: settings columns then result columns (one row per
+    /// result row of a run).
     public func table(title: String? = nil) -> Table {
-        lock.withLock { Table(records: records.map { $0.run.settings + $0.results }, title: title) }
+        lock.withLock { Table(records: records.flatMap { r in r.rows.map { r.run.settings + $0 } }, title: title) }
     }
 
     public var count: Int { lock.withLock { records.count } }
