@@ -169,6 +169,9 @@ public struct TrainingBenchmarkRow: Sendable, Codable, Equatable {
     public let tokensPerSecond: Double
     /// The process's peak resident set size when the steps are done, in bytes.
     public let peakResidentBytes: Int
+    /// Peak bytes of live tensor storage (parameters, activations, gradients, optimizer
+    /// state excluded: it lives in arrays): RSS minus this is runtime and allocator overhead.
+    public var peakTensorBytes: Int? = nil
 }
 
 extension ModelBenchmark {
@@ -200,7 +203,7 @@ extension ModelBenchmark {
         return TrainingBenchmarkRow(model: name, method: method.rawValue, batch: shape.batch, tokens: shape.sequenceLength,
                                     trainableParameters: trainable.reduce(0) { $0 + $1.tensor.count },
                                     seconds: seconds, tokensPerSecond: Double(tokens) / seconds,
-                                    peakResidentBytes: peakResidentBytes())
+                                    peakResidentBytes: peakResidentBytes(), peakTensorBytes: TensorMemory.peakBytes)
     }
 
     /// The process's peak resident set size in bytes (getrusage; Linux reports kilobytes).

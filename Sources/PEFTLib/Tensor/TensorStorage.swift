@@ -6,12 +6,17 @@ import Synchronization
 /// Live tensor-storage bytes: a process-wide counter plus optional per-task scopes.
 public enum TensorMemory {
     private static let processBytes = Atomic<Int>(0)
+    private static let processPeak = Atomic<Int>(0)
 
     /// The scope storages allocated by the current task are charged to (see `measure`).
     @TaskLocal static var scope: TensorMemoryScope?
 
     /// Bytes held by all live tensor storages in this process.
     public static var liveBytes: Int { processBytes.load(ordering: .relaxed) }
+    /// The largest `liveBytes` reached in this process (since `resetPeak`).
+    public static var peakBytes: Int { processPeak.load(ordering: .relaxed) }
+    /// Starts peak tracking again from the current live bytes.
+    public static func resetPeak() { processPeak.store(liveBytes, ordering: .relaxed) }
 
     /// Runs `body` with a fresh scope that counts only storages allocated by this task
     /// (immune to tests running in parallel), and returns it with the result.
@@ -44,7 +49,8 @@ public enum TensorMemory {
     }
 
     static func charge(_ bytes: Int, to scope: TensorMemoryScope?) {
-        processBytes.add(bytes, ordering: .relaxed)
+        let now = processBytes.add(bytes, ordering: .relaxed).newValue
+        if bytes > 0 { processPeak.max(now, ordering: .relaxed) }
         scope?.add(bytes)
     }
 }
