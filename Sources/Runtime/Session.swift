@@ -52,7 +52,7 @@ public final class Session: @unchecked Sendable {
         var table: [String: Builtin] = [:]
         let catalog = BuiltinCatalog()
         for builtin in CoreBuiltins.all(catalog: { catalog.list }) + OutputBuiltins.all + DataBuiltins.all + ModelBuiltins.all
-            + TrainingBuiltins.all + ExplainBuiltins.all + extra { table[builtin.name] = builtin }
+            + TrainingBuiltins.all + ExplainBuiltins.all + ChangesBuiltins.all + extra { table[builtin.name] = builtin }
         builtins = table
         catalog.set(Array(table.values))
     }

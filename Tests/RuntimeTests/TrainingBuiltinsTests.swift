@@ -7,8 +7,8 @@ import Runtime
 import Synchronization
 import Testing
 
-/// A small LLaVA in the llava-hf layout (32-pixel images, one layer each side), written once.
-private let modelFolder: String = {
+/// A small LLaVA in the llava-hf layout (32-pixel images, two layers each side), written once.
+let modelFolder: String = {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("peftlab-runtime-llava-\(getpid())").path
     var builder = WordLevelBuilder()
     for text in TinyLlava.corpus() { builder.add(text) }
@@ -26,8 +26,8 @@ private let modelFolder: String = {
     return folder
 }()
 
-/// Cells with `base`, `trainSet` and `testSet` bound.
-private func prepared() -> Cells {
+/// Cells with `base`, `trainSet` and `testSet` bound (the small LLaVA of `modelFolder`).
+func prepared() -> Cells {
     let c = Cells()
     c.value("""
         let base = load("\(modelFolder)")
