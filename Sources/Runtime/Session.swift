@@ -78,7 +78,7 @@ public final class Session: @unchecked Sendable {
             let e = RuntimeError(.syntax, error.message, at: error.location)
             return CellResult(value: nil, payloads: [], error: cellError(e, code))
         }
-        var interpreter = Interpreter(globals: globals, builtins: builtins, context: context)
+        let interpreter = Interpreter(globals: globals, builtins: builtins, context: context)
         do {
             let value = try interpreter.run(statements)
             globals = interpreter.globals
