@@ -39,8 +39,8 @@ test-protocol:
 test-browser:
 	$(PYTHON) scripts/browser_check.py --screenshot .build/screenshot-notebook.png
 
-## Benchmarks against the peers, each in one run on this machine: ipykernel for the
-## kernel, PyTorch (+ transformers + peft) for the numeric ones. With peft installed, also
+## Benchmarks against the peers, each in one run on this machine: ipykernel for the kernel,
+## PyTorch (+ transformers + peft) for the numeric ones, CPython for the interpreter. With peft installed, also
 ## the check that Python peft loads the adapter files PEFTLab writes (skipped by `make test`).
 bench: setup build kernelspec
 	$(PYTHON) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
@@ -51,6 +51,7 @@ bench: setup build kernelspec
 	$(PEFTLAB) bench model --peer-python $(PYTHON)
 	$(PEFTLAB) bench train --peer-python $(PYTHON)
 	$(PEFTLAB) bench data
+	$(PEFTLAB) bench interpreter --peer-python $(PYTHON)
 
 clean:
 	rm -rf .build $(VENV)

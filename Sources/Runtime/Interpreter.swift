@@ -8,12 +8,32 @@ struct Variable: Sendable {
     var mutable: Bool
 }
 
-/// Evaluates one cell. Globals persist in the session; blocks get local scopes.
-struct Interpreter {
+/// The variables of a block or loop body: a few names, searched in order (comparing a few short
+/// names is cheaper than hashing one).
+struct Scope {
+    private(set) var names: [String] = []
+    var variables: [Variable] = []
+
+    func slot(of name: String) -> Int? { names.firstIndex(of: name) }
+
+    mutating func set(_ name: String, _ variable: Variable) {
+        if let slot = slot(of: name) { variables[slot] = variable } else { names.append(name); variables.append(variable) }
+    }
+
+    mutating func removeAll() {
+        names.removeAll(keepingCapacity: true)
+        variables.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Evaluates one cell. Globals persist in the session; blocks get local scopes. A class, so that
+/// evaluating never copies the interpreter's state (a struct would be copied to call its
+/// non-mutating methods from mutating ones).
+final class Interpreter {
     var globals: [String: Variable]
     let builtins: [String: Builtin]
     let context: any CallContext
-    private var scopes: [[String: Variable]] = []
+    private var scopes: [Scope] = []
 
     init(globals: [String: Variable], builtins: [String: Builtin], context: any CallContext) {
         self.globals = globals; self.builtins = builtins; self.context = context
@@ -22,7 +42,7 @@ struct Interpreter {
     enum Flow { case normal, breakLoop, continueLoop }
 
     /// Runs a cell; returns the value of its last statement when that is an expression.
-    mutating func run(_ statements: [Stmt]) throws(RuntimeError) -> Value {
+    func run(_ statements: [Stmt]) throws(RuntimeError) -> Value {
         var last: Value = .void
         for (i, statement) in statements.enumerated() {
             if case .expression(let e) = statement, i == statements.count - 1 {
@@ -39,7 +59,7 @@ struct Interpreter {
 
     // MARK: - Statements
 
-    private mutating func execute(_ statement: Stmt) throws(RuntimeError) -> Flow {
+    private func execute(_ statement: Stmt) throws(RuntimeError) -> Flow {
         try checkCancelled(statement.location)
         switch statement {
         case .binding(let name, let mutable, let expr, let location):
@@ -64,25 +84,35 @@ struct Interpreter {
             }
         case .forIn(let name, let sequenceExpr, let body, let location):
             let sequence = try evaluate(sequenceExpr)
-            let items: AnySequence<Value>
+            // One scope for the loop, emptied at every iteration (each gets fresh bindings)
+            // rather than a new dictionary per iteration.
+            scopes.append(Scope())
+            defer { scopes.removeLast() }
             switch sequence {
-            case .array(let a): items = AnySequence(a)
-            case .range(let lo, let hi): items = AnySequence((lo..<max(lo, hi)).lazy.map { Value.int($0) })
-            case .string(let s): items = AnySequence(s.map { Value.string(String($0)) })
-            case .dictionary(let pairs): items = AnySequence(pairs.map { Value.array([$0.key, $0.value]) })
+            case .range(let lo, let hi):
+                var i = lo
+                while i < hi {
+                    if try iterate(name, .int(i), body, location) == .breakLoop { break }
+                    i += 1
+                }
+            case .array(let items):
+                for item in items {
+                    if try iterate(name, item, body, location) == .breakLoop { break }
+                }
+            case .string(let s):
+                for c in s {
+                    if try iterate(name, .string(String(c)), body, location) == .breakLoop { break }
+                }
+            case .dictionary(let pairs):
+                for pair in pairs {
+                    if try iterate(name, .array([pair.key, pair.value]), body, location) == .breakLoop { break }
+                }
             default: throw RuntimeError(.type, "cannot iterate over a \(sequence.typeName)", at: sequenceExpr.location)
-            }
-            for item in items {
-                try checkCancelled(location)
-                scopes.append([name: Variable(value: item, mutable: false)])
-                let flow = try executeBody(body)
-                scopes.removeLast()
-                if flow == .breakLoop { break }
             }
         case .whileLoop(let condition, let body, let location):
             while try truth(condition) {
                 try checkCancelled(location)
-                scopes.append([:])
+                scopes.append(Scope())
                 let flow = try executeBody(body)
                 scopes.removeLast()
                 if flow == .breakLoop { break }
@@ -93,13 +123,22 @@ struct Interpreter {
         return .normal
     }
 
-    private mutating func executeBlock(_ body: [Stmt]) throws(RuntimeError) -> Flow {
-        scopes.append([:])
+    /// One iteration of a `for` loop: binds `name` in the loop's scope (the innermost) and runs the body.
+    private func iterate(_ name: String, _ item: Value, _ body: [Stmt], _ location: SourceLocation) throws(RuntimeError) -> Flow {
+        try checkCancelled(location)
+        let top = scopes.count - 1
+        scopes[top].removeAll()
+        scopes[top].set(name, Variable(value: item, mutable: false))
+        return try executeBody(body)
+    }
+
+    private func executeBlock(_ body: [Stmt]) throws(RuntimeError) -> Flow {
+        scopes.append(Scope())
         defer { scopes.removeLast() }
         return try executeBody(body)
     }
 
-    private mutating func executeBody(_ body: [Stmt]) throws(RuntimeError) -> Flow {
+    private func executeBody(_ body: [Stmt]) throws(RuntimeError) -> Flow {
         for statement in body {
             let flow = try execute(statement)
             if flow != .normal { return flow }
@@ -113,28 +152,37 @@ struct Interpreter {
 
     // MARK: - Variables
 
-    private mutating func declare(_ name: String, _ variable: Variable) {
-        if scopes.isEmpty { globals[name] = variable } else { scopes[scopes.count - 1][name] = variable }
+    private func declare(_ name: String, _ variable: Variable) {
+        if scopes.isEmpty { globals[name] = variable } else { scopes[scopes.count - 1].set(name, variable) }
     }
 
     func lookup(_ name: String) -> Value? {
-        for scope in scopes.reversed() { if let v = scope[name] { return v.value } }
+        var i = scopes.count
+        while i > 0 {
+            i -= 1
+            if let slot = scopes[i].slot(of: name) { return scopes[i].variables[slot].value }
+        }
         if let v = globals[name] { return v.value }
         if let b = builtins[name] { return .function(b) }
         return nil
     }
 
-    private mutating func assign(_ target: Expr, _ value: Value) throws(RuntimeError) {
+    private func assign(_ target: Expr, _ value: Value) throws(RuntimeError) {
         switch target {
         case .name(let name, let location):
-            for i in scopes.indices.reversed() where scopes[i][name] != nil {
-                guard scopes[i][name]!.mutable else { throw immutable(name, location) }
-                scopes[i][name]!.value = value
-                return
+            // One hash per scope looked at: find the slot, then write through its index.
+            var i = scopes.count
+            while i > 0 {
+                i -= 1
+                if let slot = scopes[i].slot(of: name) {
+                    guard scopes[i].variables[slot].mutable else { throw immutable(name, location) }
+                    scopes[i].variables[slot].value = value
+                    return
+                }
             }
-            guard let existing = globals[name] else { throw unknownName(name, location) }
-            guard existing.mutable else { throw immutable(name, location) }
-            globals[name]!.value = value
+            guard let slot = globals.index(forKey: name) else { throw unknownName(name, location) }
+            guard globals.values[slot].mutable else { throw immutable(name, location) }
+            globals.values[slot].value = value
         case .subscripted(let base, let args, let location):
             guard args.count == 1 else { throw RuntimeError(.argument, "a subscript takes one index", at: location) }
             var container = try evaluate(base)
@@ -172,7 +220,7 @@ struct Interpreter {
 
     func unknownName(_ name: String, _ location: SourceLocation) -> RuntimeError {
         var known = Array(globals.keys) + Array(builtins.keys)
-        for scope in scopes { known += scope.keys }
+        for scope in scopes { known += scope.names }
         let near = nearestNames(to: name, in: known)
         let hint = near.isEmpty ? "" : "; did you mean " + near.map { "'\($0)'" }.joined(separator: " or ") + "?"
         return RuntimeError(.name, "cannot find '\(name)' in scope\(hint)", at: location)
@@ -184,7 +232,7 @@ struct Interpreter {
 
     // MARK: - Expressions
 
-    private mutating func truth(_ e: Expr) throws(RuntimeError) -> Bool {
+    private func truth(_ e: Expr) throws(RuntimeError) -> Bool {
         let v = try evaluate(e)
         guard case .bool(let b) = v else {
             throw RuntimeError(.type, "a condition must be a Bool, not \(v.typeName) \(v.literal)", at: e.location)
@@ -192,7 +240,7 @@ struct Interpreter {
         return b
     }
 
-    mutating func evaluate(_ expr: Expr) throws(RuntimeError) -> Value {
+    func evaluate(_ expr: Expr) throws(RuntimeError) -> Value {
         switch expr {
         case .integer(let n, _): return .int(n)
         case .double(let d, _): return .double(d)

@@ -123,7 +123,7 @@ final class TrainableReportObject: RuntimeObject, @unchecked Sendable {
     let summary: TrainableParameterSummary
     init(table: Table, summary: TrainableParameterSummary) { self.table = table; self.summary = summary }
     var typeName: String { "TrainableReport" }
-    var memberNames: [String] { ["share", "trainable", "total", "added", "table"] }
+    var memberNames: [String] { ["share", "trainable", "total", "added", "table", "plot"] }
     func member(_ name: String) throws(RuntimeError) -> Value? {
         switch name {
         case "share": return .double(summary.share * 100)
@@ -131,10 +131,27 @@ final class TrainableReportObject: RuntimeObject, @unchecked Sendable {
         case "total": return .int(summary.base + summary.added)
         case "added": return .int(summary.added)
         case "table": return .object(TableObject(table))
+        case "plot": return .object(PlotObject(bars))
         default: return try TableObject(table).member(name)
         }
     }
-    func render() -> MIMEBundle { TableRendering.bundle(table) }
+
+    /// Trainable parameters per decoder layer and top-level part (connector, prefix, …).
+    var bars: Plot {
+        let parts = (try? table.filter("scope", equals: .text("layer"))) ?? table
+        let names = (try? parts.column("name")) ?? [], counts = (try? parts.column("trainable")) ?? []
+        return Plot(kind: .bar, title: "trainable parameters by part", xLabel: "part", yLabel: "trainable",
+                    seriesLabel: nil, points: zip(names, counts).map { Plot.Point(x: $0, y: $1, series: nil) })
+    }
+
+    /// The table, and in HTML the table followed by the bar chart of where the parameters train.
+    func render() -> MIMEBundle {
+        var bundle = TableRendering.bundle(table)
+        if case .string(let html)? = bundle.data["text/html"], !bars.points.isEmpty {
+            bundle.data["text/html"] = .string(html + "<div style=\"margin-top:8px\">" + SVGPlotRenderer(plot: bars).svg() + "</div>")
+        }
+        return bundle
+    }
 }
 
 enum ModelBuiltins {

@@ -10,6 +10,7 @@ public final class ProgressDisplay: @unchecked Sendable {
     private let output: any OutputSink
     private let title: String
     private let total: Int
+    private let unit: String?
     private let minInterval: Duration
     private let id: String
     private let started = ContinuousClock.now
@@ -21,9 +22,12 @@ public final class ProgressDisplay: @unchecked Sendable {
     /// - Parameters:
     ///   - total: the number of steps the cell will take.
     ///   - minInterval: updates closer together than this are skipped (the last one never is).
-    public init(output: any OutputSink, title: String, total: Int, minInterval: Duration = .milliseconds(250)) {
+    ///   - unit: what is counted (`step` shows as `step 3/300`); nil shows just `3/300`.
+    public init(output: any OutputSink, title: String, total: Int, unit: String? = nil,
+                minInterval: Duration = .milliseconds(250)) {
         self.output = output
         self.title = title
+        self.unit = unit
         self.total = max(1, total)
         self.minInterval = minInterval
         self.id = "peftlab-progress-\(UUID().uuidString.lowercased())"
@@ -60,13 +64,21 @@ public final class ProgressDisplay: @unchecked Sendable {
         let fraction = min(1, max(0, Double(step) / Double(total)))
         let elapsed = ContinuousClock.now - started
         let elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        let eta = step > 0 && status == nil ? elapsedSeconds / Double(step) * Double(total - step) : nil
+        // While running, the time left at the pace so far; at the end 0 s, when every step is done
+        // (an interrupted or failed call has no time left to estimate).
+        let eta: Double?
+        if step >= total { eta = 0 } else if step > 0 && status == nil {
+            eta = elapsedSeconds / Double(step) * Double(total - step)
+        } else { eta = nil }
         let filled = Int((fraction * 24).rounded())
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: 24 - filled)
-        var parts = ["\(title): \(bar) \(step)/\(total)"]
+        let counter = (unit.map { "\($0) " } ?? "") + "\(step)/\(total)"
+        // One line for consoles and scripts: what, how far, the metrics, the time, the status.
+        var parts = ["\(title): \(bar) \(counter)"]
         parts += metrics.map { "\($0.0) \(Self.format($0.1))" }
         if let eta { parts.append("ETA \(Self.duration(eta))") }
-        parts.append(status ?? "elapsed \(Self.duration(elapsedSeconds))")
+        parts.append("elapsed \(Self.duration(elapsedSeconds))")
+        if let status { parts.append(status) }
         if let detail { parts.append("· \(detail)") }
         let text = parts.joined(separator: "  ")
 
@@ -74,10 +86,11 @@ public final class ProgressDisplay: @unchecked Sendable {
         html += "<div style=\"display:flex;align-items:center;gap:10px\"><b>\(TableRendering.escape(title))</b>"
         html += "<div style=\"width:240px;height:10px;border-radius:5px;background:rgba(128,128,128,0.25);overflow:hidden\">"
         html += "<div style=\"width:\(String(format: "%.1f", fraction * 100))%;height:100%;background:#4C78A8\"></div></div>"
-        html += "<span>\(step)/\(total)</span></div><div style=\"margin-top:4px;opacity:0.85\">"
+        html += "<span>\(TableRendering.escape(counter))</span></div><div style=\"margin-top:4px;opacity:0.85\">"
         html += (metrics.map { "\(TableRendering.escape($0.0)) <b>\(Self.format($0.1))</b>" }
                  + (eta.map { ["ETA \(Self.duration($0))"] } ?? [])
-                 + [TableRendering.escape(status ?? "elapsed \(Self.duration(elapsedSeconds))")]).joined(separator: " · ")
+                 + ["elapsed \(Self.duration(elapsedSeconds))"]
+                 + (status.map { [TableRendering.escape($0)] } ?? [])).joined(separator: " · ")
         html += "</div>"
         if let detail { html += "<div style=\"margin-top:2px;opacity:0.7\">\(TableRendering.escape(detail))</div>" }
         if losses.count >= 2 { html += sparkline() }

@@ -52,7 +52,7 @@ public final class Session: @unchecked Sendable {
         var table: [String: Builtin] = [:]
         let catalog = BuiltinCatalog()
         for builtin in CoreBuiltins.all(catalog: { catalog.list }) + OutputBuiltins.all + DataBuiltins.all + ModelBuiltins.all
-            + TrainingBuiltins.all + StudyBuiltins.all + ExplainBuiltins.all + extra { table[builtin.name] = builtin }
+            + TrainingBuiltins.all + StudyBuiltins.all + ExplainBuiltins.all + ChangesBuiltins.all + extra { table[builtin.name] = builtin }
         builtins = table
         catalog.set(Array(table.values))
     }
@@ -78,7 +78,7 @@ public final class Session: @unchecked Sendable {
             let e = RuntimeError(.syntax, error.message, at: error.location)
             return CellResult(value: nil, payloads: [], error: cellError(e, code))
         }
-        var interpreter = Interpreter(globals: globals, builtins: builtins, context: context)
+        let interpreter = Interpreter(globals: globals, builtins: builtins, context: context)
         do {
             let value = try interpreter.run(statements)
             globals = interpreter.globals

@@ -158,7 +158,7 @@ enum TrainingBuiltins {
                                at: args.location)
         }
         let start = run.run.step
-        let display = ProgressDisplay(output: context.output, title: "training \(run.methodName)", total: steps)
+        let display = ProgressDisplay(output: context.output, title: "training \(run.methodName)", total: steps, unit: "step")
         func metrics(_ r: StepRecord) -> [(String, Double)] {
             [("loss", r.loss), ("lr", r.learningRate), ("grad norm", r.gradientNorm), ("tokens/s", r.tokensPerSecond)]
         }
@@ -176,7 +176,8 @@ enum TrainingBuiltins {
             display.finish(step: outcome.completedSteps, metrics: last,
                            status: "interrupted after step \(run.run.step); the run keeps it — run.train(steps:) continues")
         } else {
-            display.finish(step: outcome.completedSteps, metrics: last, status: "done, step \(run.run.step)")
+            display.finish(step: outcome.completedSteps, metrics: last,
+                           status: start == 0 ? "done" : "done; the run is at step \(run.run.step)")
         }
     }
 
@@ -231,7 +232,7 @@ enum TrainingBuiltins {
             try Evaluator(model: llava, tokenizer: tokenizer, preprocessor: preprocessor, batchSize: batch, maxNewTokens: maxTokens)
         }
         let total = datasets.reduce(0) { $0 + $1.items.count }
-        let display = ProgressDisplay(output: context.output, title: "evaluating", total: total)
+        let display = ProgressDisplay(output: context.output, title: "evaluating", total: total, unit: "answer")
         var records: [[(String, TableValue)]] = [], done = 0
         for data in datasets {
             let result: EvaluationResult
@@ -381,7 +382,7 @@ enum TrainingBuiltins {
         let path = try args.string(10, "runs")
         let store = try ModelBuiltins.library(args.location) { try SweepStore(path: path) }
         let total = datasets.count * methods.count * connectors.count * seeds.count
-        let display = ProgressDisplay(output: context.output, title: "comparing (runs stored in \(path))", total: total)
+        let display = ProgressDisplay(output: context.output, title: "comparing (runs stored in \(path))", total: total, unit: "run")
         do {
             let table = try Study.compare(base: StudyBase(model: llava, tokenizer: tokenizer, preprocessor: preprocessor),
                                           methods: methods, connectors: connectors, datasets: datasets, seeds: seeds,

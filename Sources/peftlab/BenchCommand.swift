@@ -4,11 +4,12 @@
 import ArgumentParser
 import Foundation
 import PEFTLib
+import Runtime
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks against the PyTorch peer (not timed tests).",
-        subcommands: [OpsBench.self, ModelBench.self, TrainBench.self, EvalBench.self, DataBench.self])
+        subcommands: [OpsBench.self, ModelBench.self, TrainBench.self, EvalBench.self, DataBench.self, InterpreterBench.self])
 }
 
 struct OpsBench: ParsableCommand {
@@ -229,5 +230,48 @@ struct EvalBench: ParsableCommand {
             let what = r.phase == "evaluate" ? "evaluate (tokenise, preprocess, generate, decode, score)" : "generate"
             print("| \(what) | \(r.batch) × (\(r.promptTokens) + \(r.newTokens)) | \(String(format: "%.1f", r.answersPerSecond)) | \(theirs) | \(ratio) |")
         }
+    }
+}
+
+struct InterpreterBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "interpreter",
+        abstract: "A 100,000-iteration arithmetic loop in the language beside the same loop in CPython.",
+        discussion: "The language runs `var s = 0; for i in 0..<n { s = s + i * 2 % 7 }` as one cell (parse included); "
+            + "CPython runs `for i in range(n): s = s + i * 2 % 7` at module level, as ipykernel runs a cell.")
+
+    @Option(help: "Loop iterations.") var iterations = 100_000
+    @Option(help: "Timed runs (the median is reported).") var repeats = 5
+    @Option(name: .customLong("peer-python"), help: "The Python that runs benchmarks/interpreter_peer.py; 'none' skips it.")
+    var peerPython: String = defaultPeerPython
+
+    struct PeerReport: Decodable { let python: String; let seconds: Double; let value: Int }
+
+    func run() throws {
+        let ours = try InterpreterBenchmark.run(iterations: iterations, repeats: repeats)
+        guard ours.value == InterpreterBenchmark.expected(iterations: iterations) else {
+            throw ValidationError("the loop computed \(ours.value), not \(InterpreterBenchmark.expected(iterations: iterations))")
+        }
+        var peer: PeerReport?
+        if peerPython != "none" {
+            switch runPeerScript(python: peerPython, arguments: ["benchmarks/interpreter_peer.py", "--iterations", String(iterations),
+                                                                 "--repeats", String(repeats)]) {
+            case .success(let data):
+                do { peer = try JSONDecoder().decode(PeerReport.self, from: data) } catch {
+                    FileHandle.standardError.write(Data("peer: unreadable output from benchmarks/interpreter_peer.py: \(error)\n".utf8))
+                }
+            case .failure(let message): FileHandle.standardError.write(Data("peer: \(message)\n".utf8))
+            }
+        }
+        if let peer, peer.value != ours.value {
+            throw ValidationError("CPython computed \(peer.value), the language \(ours.value)")
+        }
+        func ms(_ s: Double) -> String { String(format: "%.1f ms", s * 1000) }
+        print("PEFTLab interpreter benchmark — \(iterations) iterations of s = s + i * 2 % 7, median of \(repeats)")
+        print("| loop | PEFTLab | ns/iteration | CPython\(peer.map { " \($0.python)" } ?? "") | PEFTLab / CPython time |")
+        print("|---|---|---|---|---|")
+        print("| for i in 0..<\(iterations) { s = s + i * 2 % 7 } | \(ms(ours.seconds)) | "
+              + String(format: "%.0f", ours.nanosecondsPerIteration) + " | \(peer.map { ms($0.seconds) } ?? "-") | "
+              + "\(peer.map { String(format: "%.2f×", ours.seconds / $0.seconds) } ?? "-") |")
     }
 }

@@ -83,7 +83,13 @@ struct InstallCommand: ParsableCommand {
 }
 
 struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a .peft script outside Jupyter and print its results.")
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Run a .peft script outside Jupyter and print its results.",
+        discussion: """
+            Lines starting with `// %%` split the script into cells, as in a notebook (the percent format \
+            of Jupytext and VS Code): each cell's last expression is printed as a notebook shows its result. \
+            The first failing cell stops the script.
+            """)
 
     @Argument(help: "The script to run.") var script: String
 
@@ -94,26 +100,49 @@ struct RunCommand: ParsableCommand {
         guard let data = FileManager.default.contents(atPath: script) else {
             throw ValidationError("cannot read \(script)")
         }
-        let code = String(decoding: data, as: UTF8.self)
         let session = Session()
         let page = report.map { _ in HTMLReport(title: URL(fileURLWithPath: script).lastPathComponent) }
         let terminal = TerminalOutput(report: page)
-        let result = session.execute(code, output: terminal)
-        terminal.closeLiveLine()
-        for payload in result.payloads {
-            if let text = payload.bundle.data["text/plain"]?.stringValue { terminal.write(text + "\n", to: .stdout) }
+        var failure: CellError?
+        for code in Self.cells(String(decoding: data, as: UTF8.self)) {
+            let result = session.execute(code, output: terminal)
+            terminal.closeLiveLine()
+            for payload in result.payloads {
+                if let text = payload.bundle.data["text/plain"]?.stringValue { terminal.write(text + "\n", to: .stdout) }
+            }
+            if let text = result.value?.data["text/plain"]?.stringValue { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
+            page?.add(result: result)
+            if let error = result.error { failure = error; break }
         }
-        if let text = result.value?.data["text/plain"]?.stringValue { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
-        if let page, let report {
-            page.add(result: result)
-            try page.write(to: report)
-        }
-        if let error = result.error {
+        if let page, let report { try page.write(to: report) }
+        if let error = failure {
             let where_ = error.location.map { "\(script):\($0.line):\($0.column): " } ?? "\(script): "
             FileHandle.standardError.write(Data("\(where_)\(error.name): \(error.message)\n".utf8))
             for line in error.traceback.dropFirst() { FileHandle.standardError.write(Data((line + "\n").utf8)) }
             throw ExitCode(1)
         }
+    }
+
+    /// The script's cells, split at `// %%` lines; each keeps its place in the file (blank lines
+    /// stand in for the lines before it), so that errors name the script's own line numbers.
+    /// Cells with nothing but comments and blank lines are left out.
+    static func cells(_ text: String) -> [String] {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var cells: [String] = [], start = 0
+        func close(_ end: Int) {
+            let body = lines[start..<end]
+            let hasCode = body.contains { line in
+                let t = line.trimmingCharacters(in: .whitespaces)
+                return !t.isEmpty && !t.hasPrefix("//")
+            }
+            if hasCode { cells.append(String(repeating: "\n", count: start) + body.joined(separator: "\n")) }
+        }
+        for (i, line) in lines.enumerated() where line.hasPrefix("// %%") {
+            close(i)
+            start = i + 1
+        }
+        close(lines.count)
+        return cells
     }
 }
 

@@ -24,6 +24,16 @@ struct ModelBuiltinsTests {
         #expect(c.value("let s = trainable(m).share\nInt(s * 1000 + 0.5)") == String(Int(Double(expected)! * 1000 + 0.5)))
     }
 
+    @Test("the trainable report: a table, and in HTML a bar chart of where parameters train")
+    func trainableBars() throws {
+        let c = Cells()
+        c.value("let m = attach(load(config: \"\(config)\"), lora(rank: 8, alpha: 16), connector: .tuned)")
+        let html = try #require(c.session.execute("trainable(m)", output: RecordingOutput()).value?.data["text/html"]?.stringValue)
+        #expect(html.contains("<table") && html.contains("<svg") && html.contains("trainable parameters by part"))
+        #expect(c.value("trainable(m).plot.kind") == ".bar")
+        #expect(c.value("trainable(m).plot.title") == "\"trainable parameters by part\"")
+    }
+
     @Test("the model card says what the model is and that it has no weights")
     func card() {
         let c = Cells()

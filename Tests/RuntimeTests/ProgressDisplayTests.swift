@@ -19,7 +19,9 @@ struct ProgressDisplayTests {
         #expect(displays.dropFirst().allSatisfy { $0.update })
         #expect(Set(displays.map(\.id)).count == 1)
         let final = displays.last!.bundle
-        #expect(final.data["text/plain"]?.stringValue?.hasPrefix("train: ████████████████████████ 10/10  loss 0.2000  done") == true)
+        let text = final.data["text/plain"]?.stringValue ?? ""
+        #expect(text.hasPrefix("train: ████████████████████████ 10/10  loss 0.2000  ETA 0s  elapsed 0s  done"), "\(text)")
+        #expect(!text.contains("\n"))
         let html = final.data["text/html"]?.stringValue ?? ""
         #expect(html.contains("width:100.0%"))
         #expect(html.contains("<polyline"))
@@ -44,5 +46,18 @@ struct ProgressDisplayTests {
         let text = out.displays.last?.bundle.data["text/plain"]?.stringValue ?? ""
         #expect(text.hasSuffix("interrupted at step 3"))
         #expect(!text.contains("ETA"))
+    }
+
+    @Test("one console line: what is counted, the metrics, ETA, elapsed time")
+    func consoleLine() {
+        let out = RecordingOutput()
+        let progress = ProgressDisplay(output: out, title: "training lora", total: 4, unit: "step", minInterval: .zero)
+        progress.update(step: 1, metrics: [("loss", 1.5), ("lr", 2e-4), ("tokens/s", 3000)], loss: 1.5)
+        let first = out.displays.last?.bundle.data["text/plain"]?.stringValue ?? ""
+        #expect(first.hasPrefix("training lora: ██████░░░░░░░░░░░░░░░░░░ step 1/4  loss 1.5000  lr 2.00e-04  tokens/s 3000  ETA "), "\(first)")
+        progress.finish(step: 4, metrics: [("loss", 1.0), ("lr", 2e-4), ("tokens/s", 3000)], status: "done")
+        let last = out.displays.last?.bundle.data["text/plain"]?.stringValue ?? ""
+        #expect(last.hasPrefix("training lora: ████████████████████████ step 4/4  loss 1.0000  lr 2.00e-04  tokens/s 3000  ETA 0s  elapsed "))
+        #expect(last.hasSuffix("  done") && !last.contains("\n"))
     }
 }

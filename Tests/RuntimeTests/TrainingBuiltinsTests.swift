@@ -7,7 +7,7 @@ import Runtime
 import Synchronization
 import Testing
 
-/// A small LLaVA in the llava-hf layout (32-pixel images, one layer each side), written once.
+/// A small LLaVA in the llava-hf layout (32-pixel images, two layers each side), written once.
 let modelFolder: String = {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("peftlab-runtime-llava-\(getpid())").path
     var builder = WordLevelBuilder()
@@ -26,8 +26,8 @@ let modelFolder: String = {
     return folder
 }()
 
-/// Cells with `base`, `trainSet` and `testSet` bound.
-private func prepared() -> Cells {
+/// Cells with `base`, `trainSet` and `testSet` bound (the small LLaVA of `modelFolder`).
+func prepared() -> Cells {
     let c = Cells()
     c.value("""
         let base = load("\(modelFolder)")

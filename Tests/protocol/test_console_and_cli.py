@@ -51,6 +51,16 @@ def test_run_script_reports_the_error_location(tmp_path):
     assert done.stdout == "1\n"
 
 
+def test_run_script_shows_every_cell_result(tmp_path):
+    script = tmp_path / "cells.peft"
+    script.write_text('// a header comment\n// %%\nlet x = 20\nx + 1\n// %%\n// only a comment\n// %%\nx * 2\n'
+                      '// %%\nprint(x)\nprint(nope)\n')
+    done = subprocess.run([peftlab_binary(), "run", str(script)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert done.stdout == "21\n40\n20\n"               # each cell's result, as a notebook shows them
+    assert f"{script}:11:7: NameError: cannot find 'nope' in scope" in done.stderr   # the script's own line
+
+
 def test_kernelspec_and_logos_are_installed(tmp_path):
     done = subprocess.run([peftlab_binary(), "install", "--prefix", str(tmp_path), "--name", "peftlab-test"],
                           capture_output=True, text=True, timeout=30)

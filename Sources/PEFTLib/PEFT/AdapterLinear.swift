@@ -27,6 +27,8 @@ public final class AdapterLinear: PEFTLayer {
     public let dropoutProbability: Float
     public var isTraining = true
     var generator: RandomGenerator   // dropout masks; reseeded per step by `seedAdapterDropout`
+    /// While set, every forward pass adds the norms of the adapter's output to it (`changes`).
+    var outputProbe: AdapterOutputProbe?
 
     public var inFeatures: Int { baseLayer.inFeatures }
     public var outFeatures: Int { baseLayer.outFeatures }
@@ -89,7 +91,9 @@ public final class AdapterLinear: PEFTLayer {
         case .silu: a = silu(z)
         }
         let u = try adapterUp(a)                                        // (…, inner → outer)
-        return scaling == 1 ? u : u * scaling
+        let output = scaling == 1 ? u : u * scaling
+        outputProbe?.record(output)
+        return output
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {
