@@ -221,7 +221,8 @@ struct StudyWorkflowTests {
         let frozen = try tableOne.filter("method", equals: .text("ia3")).filter("connector", equals: .text("frozen")).column("share")[0].number!
         #expect(tuned > frozen, "a tuned connector trains more")
         #expect(first.figure.kind == .bar && first.figure.x == "dataset" && first.figure.data.count == 12)
-        #expect(Set(try first.figure.data.column("method").map(\.description)).contains("lora 2, connector tuned"))
+        #expect(first.figure.series == "method, connector")
+        #expect(Set(try first.figure.data.column("method, connector").map(\.description)).contains("lora 2, tuned"))
 
         let second = try Study.compare(base: Self.base, methods: methods, connectors: [.tuned, .frozen], datasets: datasets,
                                        seeds: [1], settings: Self.settings, store: try SweepStore(path: path))

@@ -117,6 +117,18 @@ struct PlotTests {
         #expect(svg.contains(">tuned</text>") && svg.contains(">frozen</text>"))
     }
 
+    @Test("long legend entries get room inside the figure")
+    func longLegend() throws {
+        let c = Cells()
+        let name = "adapter 32, connector frozen"
+        let svg = try #require(bundle(c, """
+            plot(table(["x": ["a", "b"], "y": [1, 2], "s": ["\(name)", "lora 8, connector tuned"]]), x: "x", y: "y", color: "s", kind: .bar)
+            """)?.data["image/svg+xml"]?.stringValue)
+        let entry = try #require(svg.components(separatedBy: "<text x=\"").first { $0.contains(">\(name)</text>") })
+        let x = try #require(Double(entry.prefix { $0 != "\"" }))
+        #expect(x + Double(name.count) * 6.2 <= 560, "the entry ends inside the 560-wide figure (starts at \(x))")
+    }
+
     @Test("plot errors say what is wrong", arguments: [
         ("plot(t, x: \"method\", kind: .line)", "TypeError: plot(kind: .line): x column \"method\" must hold numbers; use kind: .bar for categories"),
         ("plot(t, kind: .pie)", "TypeError: plot(): argument 'kind:' expects one of .line, .bar, .scatter, .heatmap, got Case .pie"),

@@ -112,22 +112,24 @@ public enum Study {
                        summary: { table in tableOne(table) })
     }
 
-    /// Grouped bars: the mean headline score per dataset (in the order run), one bar per method setting.
+    /// Grouped bars: the mean headline score per dataset (in the order run), one bar per method
+    /// setting ("lora 8", or "lora 8, tuned" when both connector settings ran).
     static func compareFigure(_ tidy: [[(String, TableValue)]]) -> StudyFigure {
         let rows = headlineRows(Table(records: tidy))
-        let connectorCount = distinct(rows, "connector")
-        let groups = aggregate(rows.map { r in r.merging(["series": settingName(r, connectors: connectorCount)]) { $1 } },
+        let both = distinct(rows, "connector") > 1
+        let groups = aggregate(rows.map { r in r.merging(["series": settingName(r, connector: both)]) { $1 } },
                                keys: ["dataset", "series"], value: "score")
-        let data = Table(records: groups.map { [("dataset", $0.key[0]), ("method", $0.key[1]), ("score", .double($0.mean))] })
-        return StudyFigure(kind: .bar, data: data, x: "dataset", y: "score", series: "method",
+        let series = both ? "method, connector" : "method"
+        let data = Table(records: groups.map { [("dataset", $0.key[0]), (series, $0.key[1]), ("score", .double($0.mean))] })
+        return StudyFigure(kind: .bar, data: data, x: "dataset", y: "score", series: series,
                            title: "score per dataset" + (distinct(rows, "seed") > 1 ? ", mean over seeds" : ""))
     }
 
-    /// "lora 8 both, connector tuned": a method setting as one name (size and location only
-    /// when the table varies them for that method).
-    static func settingName(_ row: [String: TableValue], connectors: Int) -> TableValue {
-        let parts = [row["method"], row["size"]].compactMap { $0 }.filter { $0 != .null }.map(\.description)
-        return seriesName(row.merging(["method": .text(parts.joined(separator: " "))]) { $1 }, connectors: connectors)
+    /// "lora 8" or "lora 8, tuned": a method setting as one short name (a legend entry).
+    static func settingName(_ row: [String: TableValue], connector: Bool) -> TableValue {
+        let method = [row["method"], row["size"]].compactMap { $0 }.filter { $0 != .null }.map(\.description)
+            .joined(separator: " ")
+        return .text(connector ? "\(method), \(row["connector"]?.description ?? "")" : method)
     }
 
     /// The study's Table 1 from a comparison's tidy table: one row per method setting (method,
