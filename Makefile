@@ -8,11 +8,15 @@ PEFTLAB    := .build/release/peftlab
 # The kernelspec this checkout registers comes first, before any user-wide install.
 export JUPYTER_PATH := $(abspath $(VENV))/share/jupyter
 
-.PHONY: demo test setup setup-test build kernelspec test-swift test-protocol test-browser bench clean
+.PHONY: demo test setup setup-test build kernelspec test-swift test-protocol test-browser bench notebooks clean
 
-## The main job: build, register the kernel, run the demo script through it.
+## The main job: build, register the kernel, run the demo script through it, then the quickstart
+## study (Table 1 in miniature on tiny-llava, a few minutes): its summary table printed, every
+## output written to out/quickstart.html. Its runs start afresh each time.
 demo: setup build kernelspec
 	$(PYTHON) scripts/run_through_kernel.py examples/demo.peft
+	rm -f out/quickstart-runs.jsonl
+	$(PYTHON) scripts/run_through_kernel.py examples/quickstart-study.peft --report out/quickstart.html
 
 ## Every test: Swift unit tests (release), the protocol tests with real Jupyter clients,
 ## and JupyterLab in headless Chromium.
@@ -52,6 +56,10 @@ bench: setup build kernelspec
 	$(PEFTLAB) bench train --peer-python $(PYTHON)
 	$(PEFTLAB) bench data
 	$(PEFTLAB) bench interpreter --peer-python $(PYTHON)
+
+## The study notebooks at full settings, saved with their outputs (about half an hour on 2 cores).
+notebooks: setup build kernelspec
+	$(PYTHON) scripts/run_notebooks.py
 
 clean:
 	rm -rf .build $(VENV)

@@ -1,4 +1,4 @@
-// Built-ins for output and control: print, display, clearOutput, page, help, sleep.
+// Built-ins for output and control: print, display, clearOutput, page, help, sleep, write.
 
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +7,7 @@ import PEFTLabJSON
 
 enum CoreBuiltins {
     static func all(catalog: @escaping @Sendable () -> [Builtin]) -> [Builtin] {
-        [print, display, clearOutput, page, sleep, help(catalog: catalog), toDouble, toInt, toString]
+        [print, display, clearOutput, page, sleep, help(catalog: catalog), toDouble, toInt, toString, write]
     }
 
     static let print = Builtin(
@@ -146,6 +146,24 @@ enum CoreBuiltins {
         .string(args[0].printed)
     }
 
+    static let write = Builtin(
+        "write", [Parameter(nil, "String, Array or Dictionary"), Parameter("to", "String")], returns: "String",
+        doc: """
+            Writes a file (its folder is created) and returns its path: a String as it is, arrays and \
+            dictionaries as JSON — `write([["id": "1", "image": "a.png"]], to: "data/train.json")`.
+            """
+    ) { args, _ throws(RuntimeError) in
+        let path = try args.string(1, "to")
+        let text: String
+        switch args[0] {
+        case .string(let s): text = s
+        case .array, .dictionary: text = try args[0].json(callee: "write").prettySerialized() + "\n"
+        default: throw args.fail(0, "a String, an Array or a Dictionary", got: args[0], label: nil)
+        }
+        try writeFile(text, to: path)
+        return .string(path)
+    }
+
     static func help(catalog: @escaping @Sendable () -> [Builtin]) -> Builtin {
         Builtin(
             "help", [Parameter(nil, "Function", default: .null)], returns: "Help",
@@ -159,6 +177,37 @@ enum CoreBuiltins {
             default:
                 throw args.fail(0, "a built-in function such as print", got: args[0], label: nil)
             }
+        }
+    }
+}
+
+extension Value {
+    /// The value as JSON: dictionaries need String keys; functions, objects and ranges do not fit.
+    func json(callee: String) throws(RuntimeError) -> JSON {
+        switch self {
+        case .null, .void: return .null
+        case .bool(let b): return .bool(b)
+        case .int(let n): return .number(Double(n))
+        case .double(let d):
+            guard d.isFinite else { throw RuntimeError(.value, "\(callee): JSON has no \(Value.format(d))") }
+            return .number(d)
+        case .string(let s): return .string(s)
+        case .dotCase(let c): return .string(c)
+        case .array(let items):
+            var out: [JSON] = []
+            for item in items { out.append(try item.json(callee: callee)) }
+            return .array(out)
+        case .dictionary(let pairs):
+            var object = JSONObject()
+            for pair in pairs {
+                guard case .string(let key) = pair.key else {
+                    throw RuntimeError(.type, "\(callee): JSON object keys are Strings, not \(pair.key.typeName)")
+                }
+                object[key] = try pair.value.json(callee: callee)
+            }
+            return .object(object)
+        default:
+            throw RuntimeError(.type, "\(callee): a \(typeName) cannot be written as JSON")
         }
     }
 }

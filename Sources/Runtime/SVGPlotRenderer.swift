@@ -33,7 +33,14 @@ struct SVGPlotRenderer {
     static let palette = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#EECA3B", "#9D755D", "#FF9DA6", "#BAB0AC"]
     static let ink = "#808080"
 
-    var plotWidth: Double { width - left - right - (legendEntries.isEmpty ? 0 : 110) }
+    var plotWidth: Double { width - left - right - legendWidth }
+    /// Room for the legend: its longest entry (about 6.2 units a character at size 11) and the
+    /// swatch, at least 110 and at most 40 % of the figure.
+    var legendWidth: Double {
+        guard !legendEntries.isEmpty else { return 0 }
+        let longest = (legendEntries.prefix(16).map(\.count) + [plot.seriesLabel?.count ?? 0]).max() ?? 0
+        return min(width * 0.4, max(110, Double(longest) * 6.2 + 30))
+    }
     var plotHeight: Double { height - top - bottom }
     var legendEntries: [String] { plot.kind == .heatmap ? [] : plot.seriesNames }
 

@@ -1,4 +1,4 @@
-// The study's workflows in the language: location(…), budget(…), dataSize(…),
+// The study's workflows in the language: compare(…), location(…), budget(…), dataSize(…),
 // generalization(…), hallucination(…) and efficiency(…) — bindings over PEFTLib's Study.
 // Each returns a StudyResults value that shows its tidy table and the figure the study
 // draws; a sweep shows one live display over all its runs, stores each finished run at once
@@ -7,8 +7,9 @@
 import Foundation
 import PEFTLib
 
-/// A workflow's results: the tidy table (its members too: `r.pivot(…)`, `r.count`), the
-/// figure (`r.plot`) and, for budget, the summary over seeds (`r.summary`).
+/// A workflow's results: the tidy table (its members too: `r.pivot(…)`, `r.count`), its headline
+/// rows (`r.scores`), the figure (`r.plot`) and, for compare and budget, the summary
+/// (`r.summary`: Table 1; the mean and std over seeds).
 final class StudyResultsObject: RuntimeObject, @unchecked Sendable {
     let results: StudyResults
     let plot: Plot
@@ -22,13 +23,14 @@ final class StudyResultsObject: RuntimeObject, @unchecked Sendable {
 
     var typeName: String { "StudyResults" }
     var memberNames: [String] {
-        ["table", "plot", "summary", "runs", "finished", "ran", "skipped", "interrupted"]
+        ["table", "scores", "plot", "summary", "runs", "finished", "ran", "skipped", "interrupted"]
             + tableObject.memberNames.filter { $0 != "title" } + ["title"]
     }
 
     func member(_ name: String) throws(RuntimeError) -> Value? {
         switch name {
         case "table": return .object(tableObject)
+        case "scores": return .object(TableObject(Study.scores(results.table)))
         case "plot": return .object(PlotObject(plot))
         case "summary": return results.summary.map { .object(TableObject($0)) } ?? .null
         case "runs": return .int(results.runs)
@@ -55,7 +57,7 @@ final class StudyResultsObject: RuntimeObject, @unchecked Sendable {
 }
 
 enum StudyBuiltins {
-    static var all: [Builtin] { [location, budget, dataSize, generalization, hallucination, efficiency] }
+    static var all: [Builtin] { [compare, location, budget, dataSize, generalization, hallucination, efficiency] }
 
     // MARK: - Figures
 
@@ -254,7 +256,7 @@ enum StudyBuiltins {
         do {
             results = try body(store, { context.isCancelled }) { p in
                 if display == nil {
-                    display = ProgressDisplay(output: context.output, title: "\(title) (runs stored in \(path))", total: p.total)
+                    display = ProgressDisplay(output: context.output, title: "\(title) (runs stored in \(path))", total: p.total, unit: "run")
                 }
                 let changedRun = last?.run != p.run
                 last = p
@@ -277,6 +279,33 @@ enum StudyBuiltins {
                             status: "done: \(results.runs) run\(results.runs == 1 ? "" : "s") (\(results.ran) run now\(stored))")
         }
         return .object(StudyResultsObject(results))
+    }
+
+    // MARK: - compare
+
+    static let compareParameters = parameters([Parameter("methods", "[Method]")], runs: "runs/compare.jsonl")
+
+    static let compare = Builtin(
+        "compare", compareParameters, returns: "StudyResults",
+        doc: """
+            The study's Table 1: for every dataset of `on:` (mini datasets or their names, such as \
+            `suite("mini")`), method, connector setting and seed, attaches the method to a copy of `model` \
+            (default: tiny-llava), trains `steps` steps on `trainSize` examples of the dataset's train split and \
+            scores its test set. One row per run and metric (method, size, location, connector, dataset, group, \
+            seed, trainSize, epoch, steps, metric, score, share, tokensPerSecond, seconds); `.scores`: the \
+            headline rows; `.summary`: Table 1, a row per method setting with each dataset's score and the \
+            unseen and seen means; the figure: grouped bars per dataset. Each finished run is stored in `runs` \
+            at once: run the cell again and it skips them; an interrupt returns what finished.
+            """
+    ) { args, context throws(RuntimeError) in
+        let a = Arguments(args, compareParameters)
+        let methods = try StudyBuiltins.parseMethods(a)
+        let c = try StudyBuiltins.parseCommon(a)
+        let datasets = try StudyBuiltins.parseDatasets(a, trainSize: try StudyBuiltins.parseTrainSize(a), imageSize: c.imageSize)
+        return try StudyBuiltins.sweep(a, context: context, title: "compare") { store, cancelled, progress in
+            try Study.compare(base: c.base, methods: methods, connectors: c.connectors, datasets: datasets, seeds: c.seeds,
+                              settings: c.settings, store: store, isCancelled: cancelled, progress: progress)
+        }
     }
 
     // MARK: - location

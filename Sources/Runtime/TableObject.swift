@@ -32,9 +32,21 @@ public final class TableObject: RuntimeObject {
                 return .array(try wrap { () throws(TableError) in try table.column(name) }.map(Value.init(tableValue:)))
             }
         case "pivot":
-            return method("pivot", [Parameter("rows", "String"), Parameter("columns", "String"), Parameter("value", "String")],
-                          returns: "Table", doc: "A wide table: one row per `rows` value, one column per `columns` value, cells the mean of `value`.") { args throws(RuntimeError) in
-                let (r, c, v) = (try args.string(0, "rows"), try args.string(1, "columns"), try args.string(2, "value"))
+            return method("pivot", [Parameter("rows", "String or [String]"), Parameter("columns", "String"), Parameter("value", "String")],
+                          returns: "Table", doc: """
+                              A wide table: one row per `rows` value (or combination of values, for `rows: ["method", \
+                              "connector"]`), one column per `columns` value, cells the mean of `value`.
+                              """) { args throws(RuntimeError) in
+                var r: [String] = []
+                if case .array(let items) = args[0] {
+                    for item in items {
+                        guard case .string(let s) = item else { throw args.fail(0, "column names (String)", got: item, label: "rows") }
+                        r.append(s)
+                    }
+                } else {
+                    r = [try args.string(0, "rows")]
+                }
+                let (c, v) = (try args.string(1, "columns"), try args.string(2, "value"))
                 return .object(TableObject(try wrap { () throws(TableError) in try table.pivot(rows: r, columns: c, value: v) }))
             }
         case "sorted":

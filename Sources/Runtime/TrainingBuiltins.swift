@@ -67,7 +67,7 @@ final class RunObject: RuntimeObject, @unchecked Sendable {
 }
 
 enum TrainingBuiltins {
-    static var all: [Builtin] { [model, train, evaluate, ask, save, compare] }
+    static var all: [Builtin] { [model, train, evaluate, ask, save] }
 
     static let model = Builtin(
         "model", [Parameter(nil, "String", choices: { [TinyLlava.name] })], returns: "Model",
@@ -302,101 +302,5 @@ enum TrainingBuiltins {
         let folder = try args.string(1, nil)
         try ModelBuiltins.library(args.location) { try saveAdapter(model.module, attachment: attachment, to: folder) }
         return .string(folder)
-    }
-
-    // MARK: - compare
-
-    static let compare = Builtin(
-        "compare",
-        [Parameter("methods", "[Method]"), Parameter("connector", "Connector or [Connector]", default: .array([.dotCase("frozen")])),
-         Parameter("on", "Dataset or [Dataset]"), Parameter("model", "Model", default: .null),
-         Parameter("steps", "Int", default: .int(100)), Parameter("seeds", "[Int]", default: .array([.int(42)])),
-         Parameter("batch", "Int", default: .int(8)), Parameter("lr", "Double", default: .double(2e-4)),
-         Parameter("connectorLR", "Double", default: .double(2e-5)), Parameter("trainSize", "Int", default: .int(1000)),
-         Parameter("runs", "String", default: .string("runs/compare.jsonl"))],
-        returns: "Table",
-        doc: """
-            The study's Table 1: for every dataset (mini suite), method, connector setting and seed, attaches the \
-            method to a copy of `model` (default: tiny-llava), trains `steps` steps on the dataset's train split \
-            (`trainSize` examples) and scores its test set. One row per run (method, size, location, connector, \
-            dataset, group, seed, score, trainable share, tokens/s, seconds). Every finished run is stored in \
-            `runs` at once: an interrupted comparison, run again, skips what is done.
-            """
-    ) { args, context throws(RuntimeError) in
-        guard case .array(let methodValues) = args[0], !methodValues.isEmpty else {
-            throw args.fail(0, "an array of methods such as [lora(rank: 8), ia3()]", got: args[0], label: "methods")
-        }
-        var methods: [PEFTMethod] = []
-        for value in methodValues {
-            guard case .object(let m as MethodObject) = value else { throw args.fail(0, "methods", got: value, label: "methods") }
-            methods.append(m.method)
-        }
-        let connectorValues: [Value]
-        if case .array(let items) = args[1] { connectorValues = items } else { connectorValues = [args[1]] }
-        var connectors: [ConnectorMode] = []
-        for value in connectorValues {
-            guard case .dotCase(let name) = value, let mode = ConnectorMode(rawValue: name) else {
-                throw args.fail(1, ".tuned or .frozen", got: value, label: "connector")
-            }
-            connectors.append(mode)
-        }
-        let datasetValues: [Value]
-        if case .array(let items) = args[2] { datasetValues = items } else { datasetValues = [args[2]] }
-        let trainSize = try args.int(9, "trainSize")
-        guard trainSize >= 1 else { throw RuntimeError(.value, "trainSize must be at least 1", at: args.location) }
-        var datasets: [StudyDataset] = []
-        for value in datasetValues {
-            guard case .object(let d as DatasetObject) = value else { throw args.fail(2, "datasets", got: value, label: "on") }
-            guard let task = MiniTask(rawValue: d.name) else {
-                throw RuntimeError(.value, "compare trains on each mini dataset's train split; \(d.name) has none — "
-                                   + "use train(…) and evaluate(…) for your own data", at: args.location)
-            }
-            let imageSize = d.items.first?.image?.width ?? 64
-            let train = MiniDataset(task, split: .train, size: trainSize, imageSize: imageSize).examples
-            datasets.append(StudyDataset(name: d.name, group: d.group, train: train, test: d.items))
-        }
-        let modelObject: ModelObject
-        if case .object(let m as ModelObject) = args[3] {
-            guard m.attachment == nil else { throw RuntimeError(.value, "compare needs a base model, not an adapted one", at: args.location) }
-            modelObject = m
-        } else {
-            modelObject = try ModelBuiltins.library(args.location) {
-                try ModelObject.loadLlava(directory: try TinyLlava.directory(), source: TinyLlava.name)
-            }
-        }
-        let (llava, tokenizer, preprocessor) = try setting(modelObject, "compare", args)
-        var settings = StudySettings()
-        settings.steps = try args.int(4, "steps")
-        settings.batchSize = try args.int(6, "batch")
-        settings.learningRate = try args.double(7, "lr")
-        settings.connectorLearningRate = try args.double(8, "connectorLR")
-        guard settings.steps >= 1, settings.batchSize >= 1, settings.learningRate > 0 else {
-            throw RuntimeError(.value, "steps and batch must be at least 1 and lr positive", at: args.location)
-        }
-        guard case .array(let seedValues) = args[5], !seedValues.isEmpty else { throw args.fail(5, "an array of seeds", got: args[5], label: "seeds") }
-        var seeds: [UInt64] = []
-        for value in seedValues {
-            guard case .int(let n) = value else { throw args.fail(5, "integer seeds", got: value, label: "seeds") }
-            seeds.append(UInt64(bitPattern: Int64(n)))
-        }
-        let path = try args.string(10, "runs")
-        let store = try ModelBuiltins.library(args.location) { try SweepStore(path: path) }
-        let total = datasets.count * methods.count * connectors.count * seeds.count
-        let display = ProgressDisplay(output: context.output, title: "comparing (runs stored in \(path))", total: total, unit: "run")
-        do {
-            let table = try Study.compare(base: StudyBase(model: llava, tokenizer: tokenizer, preprocessor: preprocessor),
-                                          methods: methods, connectors: connectors, datasets: datasets, seeds: seeds,
-                                          settings: settings, store: store, isCancelled: { context.isCancelled }) { i, _, _ in
-                display.update(step: i, force: true)
-            }
-            display.finish(step: total, status: "done")
-            return .object(TableObject(table))
-        } catch let stop as StudyCancelled {
-            display.finish(step: stop.finished, status: "interrupted")
-            throw RuntimeError(.interrupted, "compare \(stop); run the same cell again to continue", at: args.location)
-        } catch {
-            display.finish(step: 0, status: "stopped")
-            throw RuntimeError(.library, "\(error)", at: args.location)
-        }
     }
 }

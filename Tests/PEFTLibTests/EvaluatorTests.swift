@@ -35,6 +35,10 @@ struct EvaluatorTests {
         #expect(AnswerExtraction.optionLetter("The answer is D.", options: options) == "D")
         #expect(AnswerExtraction.optionLetter("a sun", options: options) == "C")
         #expect(AnswerExtraction.optionLetter("E", options: options) == nil)          // four options: A–D
+        #expect(AnswerExtraction.optionLetter("d", options: options) == "D", "a lowercasing tokenizer writes the letter so")
+        #expect(AnswerExtraction.optionLetter("(b)", options: options) == "B")
+        #expect(AnswerExtraction.optionLetter("e", options: options) == nil)
+        #expect(AnswerExtraction.optionLetter("a cat", options: options) == "B", "an article is not option A")
         #expect(AnswerExtraction.optionText("C", options: options) == "sun")
         #expect(AnswerExtraction.optionText("the cup.", options: options) == "cup")
         #expect(AnswerExtraction.optionText("a cat and a dog", options: options) == nil)

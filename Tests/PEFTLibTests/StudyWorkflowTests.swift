@@ -32,7 +32,7 @@ struct StudyWorkflowTests {
         return s
     }
 
-    static let columns = ["method", "size", "location", "connector", "dataset", "seed", "trainSize", "epoch", "steps",
+    static let columns = ["method", "size", "location", "connector", "dataset", "group", "seed", "trainSize", "epoch", "steps",
                           "metric", "score", "share", "tokensPerSecond", "seconds"]
 
     /// A fresh store path, removed by `defer`.
@@ -191,7 +191,56 @@ struct StudyWorkflowTests {
         #expect(Self.lines(path) == 3)
     }
 
-    @Test("efficiency: share against score per method setting, from a workflow's table or compare's")
+    @Test("compare: methods × connectors × datasets in the workflows' tidy table; Table 1 as the summary; run again, nothing trains")
+    func compare() throws {
+        let path = Self.storePath()
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+        let methods = [try PEFTMethod.lora(rank: 2, alpha: 4), .ia3()]
+        let datasets = [Self.data(.sqa), Self.data(.iconqaBlank), Self.data(.pope, train: 4, test: 6)]
+        let first = try Study.compare(base: Self.base, methods: methods, connectors: [.tuned, .frozen], datasets: datasets,
+                                      seeds: [1], settings: Self.settings, store: try SweepStore(path: path))
+        #expect(first.runs == 12 && first.ran == 12 && !first.cancelled)
+        #expect(first.table.columns == Self.columns)
+        let popeRows = try first.table.filter("dataset", equals: .text("mini-pope")).count
+        #expect(first.table.count == 8 + popeRows, "one row per run on the single-metric sets, all of POPE's on mini-pope")
+        #expect(try first.table.filter("dataset", equals: .text("mini-iconqa-blank")).column("group")
+                .allSatisfy { $0 == .text("unseen") })
+        #expect(try first.table.column("epoch").allSatisfy { $0 == .double(0.5) }, "1 step of 2 over 4 examples")
+        let scores = Study.scores(first.table)
+        #expect(scores.columns == first.table.columns && scores.count == 12, "one headline row per run")
+        #expect(try scores.filter("dataset", equals: .text("mini-pope")).column("metric").allSatisfy { $0 == .text("accuracy") })
+
+        let tableOne = try #require(first.summary)
+        #expect(tableOne.columns == ["method", "size", "location", "connector", "share", "mini-sqa", "mini-iconqa-blank",
+                                     "mini-pope", "unseen"])
+        #expect(tableOne.count == 4)
+        let row = try tableOne.filter("method", equals: .text("ia3")).filter("connector", equals: .text("tuned"))
+        let sqa = try row.column("mini-sqa")[0].number!, blank = try row.column("mini-iconqa-blank")[0].number!
+        #expect(abs(try row.column("unseen")[0].number! - (sqa + blank) / 2) < 1e-12, "mini-pope is a probe, not unseen")
+        let tuned = try row.column("share")[0].number!
+        let frozen = try tableOne.filter("method", equals: .text("ia3")).filter("connector", equals: .text("frozen")).column("share")[0].number!
+        #expect(tuned > frozen, "a tuned connector trains more")
+        #expect(first.figure.kind == .bar && first.figure.x == "dataset" && first.figure.data.count == 12)
+        #expect(first.figure.series == "method, connector")
+        #expect(Set(try first.figure.data.column("method, connector").map(\.description)).contains("lora 2, tuned"))
+
+        let second = try Study.compare(base: Self.base, methods: methods, connectors: [.tuned, .frozen], datasets: datasets,
+                                       seeds: [1], settings: Self.settings, store: try SweepStore(path: path))
+        #expect(second.ran == 0 && second.skipped == 12 && second.table == first.table)
+        var other = Self.settings
+        other.connectorLearningRate = 1e-4
+        let third = try Study.compare(base: Self.base, methods: [.ia3()], connectors: [.tuned], datasets: [Self.data(.sqa)],
+                                      seeds: [1], settings: other, store: try SweepStore(path: path))
+        #expect(third.ran == 1, "another connector learning rate is another run")
+        let otherData = StudyDataset(name: "mini-sqa", group: "unseen", train: TestLlava.examples(.sqa, .test, count: 4),
+                                     test: TestLlava.examples(.sqa, .test, count: 3))
+        let fourth = try Study.compare(base: Self.base, methods: [.ia3()], connectors: [.tuned], datasets: [otherData],
+                                       seeds: [1], settings: Self.settings, store: try SweepStore(path: path))
+        #expect(fourth.ran == 1, "other training examples of the same size are another run")
+        #expect(Self.lines(path) == 14)
+    }
+
+    @Test("efficiency: share against score per method setting, from a workflow's tidy table")
     func efficiency() throws {
         let tidy = Table(records: [
             [("method", .text("lora")), ("size", .int(8)), ("metric", .text("accuracy")), ("score", .double(0.5)), ("share", .double(2))],
@@ -204,10 +253,10 @@ struct StudyWorkflowTests {
         #expect(results.table.count == 2)
         #expect(try results.table.column("score").first?.number.map { abs($0 - 0.6) < 1e-12 } == true, "CHAIRi is not a score")
         #expect(results.figure.kind == .scatter && results.figure.x == "share" && results.figure.y == "score")
-        let wide = Table(records: [[("method", .text("ia3")), ("metric", .text("pope")), ("score", .double(0.5)),
-                                    ("trainable share", .double(0.3))]])
-        #expect(try Study.efficiency(wide).table.count == 1)
         #expect(throws: StudyError.self) { _ = try Study.efficiency(Table(records: [[("score", .double(1))]])) }
+        #expect(throws: StudyError.self) {
+            _ = try Study.efficiency(Table(records: [[("score", .double(1)), ("trainable share", .double(1))]]))
+        }
     }
 
     @Test("bad requests are errors that say what to do")

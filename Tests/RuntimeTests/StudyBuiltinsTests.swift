@@ -42,7 +42,7 @@ struct StudyBuiltinsTests {
         FileManager.default.temporaryDirectory.appendingPathComponent("peftlab-study-\(UUID().uuidString)").path
     }
 
-    static let columns = #"["method", "size", "location", "connector", "dataset", "seed", "trainSize", "epoch", "steps", "metric", "score", "share", "tokensPerSecond", "seconds"]"#
+    static let columns = #"["method", "size", "location", "connector", "dataset", "group", "seed", "trainSize", "epoch", "steps", "metric", "score", "share", "tokensPerSecond", "seconds"]"#
 
     @Test("each workflow returns its table and its figure")
     func workflows() throws {
@@ -96,6 +96,20 @@ struct StudyBuiltinsTests {
         #expect(c.value("probed.filter(\"metric\", equals: \"CHAIRi\").count") == "2", "before training and after the epoch")
         #expect(c.value("probed.filter(\"metric\", equals: \"adversarial accuracy\").column(\"epoch\")") == "[0, 1]")
         #expect(c.value("probed.plot.kind") == ".line")
+
+        c.value("""
+            let table1 = compare(methods: [lora(rank: 2), ia3()], connector: [.tuned, .frozen], on: [testSet, sqa, pope], model: base,
+                                 steps: 1, batch: 2, trainSize: 4, runs: "\(folder)/compare.jsonl")
+            """)
+        #expect(c.value("table1.columns") == Self.columns)
+        #expect(c.value("table1.scores.count") == "12")
+        #expect(c.value("table1.summary.columns")
+                == #"["method", "size", "location", "connector", "share", "mini-vqav2", "mini-sqa", "mini-pope", "unseen", "seen"]"#)
+        #expect(c.value("table1.scores.pivot(rows: [\"method\", \"connector\"], columns: \"dataset\", value: \"score\").columns")
+                == #"["method", "connector", "mini-vqav2", "mini-sqa", "mini-pope"]"#)
+        #expect(c.value("table1.scores.summarize(\"score\", by: [\"method\", \"group\"]).count") == "6")
+        #expect(c.value("table1.plot.kind") == ".bar")
+        #expect(c.value("efficiency(table1).count") == "4")
 
         #expect(c.value("efficiency(placed).count") == "4")
         #expect(c.value("efficiency(placed.table).plot.kind") == ".scatter")

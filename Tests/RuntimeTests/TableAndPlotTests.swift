@@ -117,6 +117,18 @@ struct PlotTests {
         #expect(svg.contains(">tuned</text>") && svg.contains(">frozen</text>"))
     }
 
+    @Test("long legend entries get room inside the figure")
+    func longLegend() throws {
+        let c = Cells()
+        let name = "adapter 32, connector frozen"
+        let svg = try #require(bundle(c, """
+            plot(table(["x": ["a", "b"], "y": [1, 2], "s": ["\(name)", "lora 8, connector tuned"]]), x: "x", y: "y", color: "s", kind: .bar)
+            """)?.data["image/svg+xml"]?.stringValue)
+        let entry = try #require(svg.components(separatedBy: "<text x=\"").first { $0.contains(">\(name)</text>") })
+        let x = try #require(Double(entry.prefix { $0 != "\"" }))
+        #expect(x + Double(name.count) * 6.2 <= 560, "the entry ends inside the 560-wide figure (starts at \(x))")
+    }
+
     @Test("plot errors say what is wrong", arguments: [
         ("plot(t, x: \"method\", kind: .line)", "TypeError: plot(kind: .line): x column \"method\" must hold numbers; use kind: .bar for categories"),
         ("plot(t, kind: .pie)", "TypeError: plot(): argument 'kind:' expects one of .line, .bar, .scatter, .heatmap, got Case .pie"),
@@ -148,5 +160,27 @@ struct ExportTests {
         #expect(spec["mark"]?["type"]?.stringValue == "line")
         #expect(c.error("t.save(\"\(dir)/t.xlsx\")").summary.hasPrefix("ValueError: save: use a .csv or .json file name"))
         try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @Test("write(_:to:) writes text as it is and arrays and dictionaries as JSON, creating the folder")
+    func write() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("peftlab-write-\(UInt32.random(in: 0...UInt32.max))").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let c = Cells()
+        #expect(c.value("write(\"a\\nb\", to: \"\(dir)/notes.txt\")") == "\"\(dir)/notes.txt\"")
+        #expect(try String(contentsOfFile: dir + "/notes.txt", encoding: .utf8) == "a\nb")
+        c.value("""
+            write([["id": "1", "image": "a.png", "conversations": [["from": "human", "value": "<image>\\nWhat?"], ["from": "gpt", "value": "red"]]],
+                   ["id": 2, "score": 0.5, "ok": true, "none": nil, "split": .train]], to: "\(dir)/sub/train.json")
+            """)
+        let records = try #require(try JSON.parse(String(contentsOfFile: dir + "/sub/train.json", encoding: .utf8)).arrayValue)
+        #expect(records.count == 2)
+        #expect(records[0]["conversations"]?.arrayValue?[0]["value"]?.stringValue == "<image>\nWhat?")
+        #expect(records[0].objectValue?.keys == ["id", "image", "conversations"], "keys keep their order")
+        #expect(records[1]["id"] == .int(2) && records[1]["ok"] == .bool(true) && records[1]["none"] == .null)
+        #expect(records[1]["split"]?.stringValue == "train")
+        #expect(c.error("write([1: 2], to: \"\(dir)/x.json\")").summary.contains("keys are Strings"))
+        #expect(c.error("write(3, to: \"\(dir)/x.json\")").summary.contains("String, an Array or a Dictionary"))
+        #expect(c.error("write([Double(\"inf\")], to: \"\(dir)/x.json\")").summary.contains("JSON has no"))
     }
 }

@@ -110,6 +110,10 @@ struct TrainingBuiltinsTests {
                     trainSize: 8, runs: "\(folder)/runs.jsonl").count
             """
         #expect(c.value(cell) == "2")
+        #expect(c.value(cell.replacingOccurrences(of: ".count", with: ".columns")) == """
+            ["method", "size", "location", "connector", "dataset", "group", "seed", "trainSize", "epoch", "steps", "metric", \
+            "score", "share", "tokensPerSecond", "seconds"]
+            """)
         let lines = try String(contentsOfFile: folder + "/runs.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2)
         #expect(c.value(cell) == "2")

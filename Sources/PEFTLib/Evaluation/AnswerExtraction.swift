@@ -1,7 +1,8 @@
 // Reading a generated text as an answer before scoring it: a short answer is the first
-// sentence of the first line; a multiple-choice answer is an option letter (or an option's
-// text); a count is the first number, digits or word; a POPE answer is yes unless the first
-// sentence says no (POPE's own rule); a caption is the first line.
+// sentence of the first line; a multiple-choice answer is an option letter (in either case
+// when it stands alone) or an option's text; a count is the first number, digits or word; a
+// POPE answer is yes unless the first sentence says no (POPE's own rule); a caption is the
+// first line.
 
 /// Turns generated text into the answer that is scored.
 public enum AnswerExtraction {
@@ -54,11 +55,15 @@ public enum AnswerExtraction {
         Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ".prefix(count > 0 ? count : 5))
     }
 
-    /// The letter an answer chose: its letter form (`AnswerMetrics.optionLetter`), else the
-    /// option whose text it is, else the only option whose text it contains.
+    /// The letter an answer chose: its letter form (`AnswerMetrics.optionLetter`), or a letter
+    /// written alone in lower case ("d", "(d)", "d."), else the option whose text it is, else the
+    /// only option whose text it contains.
     public static func optionLetter(_ text: String, options: [String]) -> Character? {
         let letters = letters(count: options.count)
-        if let letter = AnswerMetrics.optionLetter(firstLine(text), letters: letters) { return letter }
+        let line = firstLine(text)
+        if let letter = AnswerMetrics.optionLetter(line, letters: letters) { return letter }
+        // A lowercasing tokenizer (the built-in tiny-llava's) can only write the letter as "d".
+        if line.count <= 3, let letter = AnswerMetrics.optionLetter(line.uppercased(), letters: letters) { return letter }
         return matchingOption(text, options: options).map { letters[$0] }
     }
 

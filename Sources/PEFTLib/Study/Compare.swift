@@ -1,7 +1,8 @@
 // The study's main comparison (its Table 1): methods × connector tuned/frozen × datasets ×
 // seeds. Each run copies the base model, attaches the method, trains on the dataset's
 // train split and scores its test split; every finished run is stored at once (SweepStore),
-// so an interrupted comparison re-run later skips what is done.
+// so an interrupted comparison re-run later skips what is done. The same machinery, tidy
+// table and store keys as the other workflows (StudySweep).
 
 import Foundation
 
@@ -42,7 +43,7 @@ public struct StudySettings: Sendable {
     public init() {}
 }
 
-/// A comparison stopped by the user: the runs finished before it are stored.
+/// A run stopped by the user; the sweep keeps the runs finished before it.
 public struct StudyCancelled: Error, CustomStringConvertible {
     public let finished: Int, total: Int
     public var description: String { "stopped after \(finished) of \(total) runs; the finished ones are stored" }
@@ -69,78 +70,103 @@ public enum Study {
         }
     }
 
-    /// One run: a copy of the base, the method attached, `settings.steps` steps on `data.train`,
-    /// then `data.test` scored. Returns the result columns (metric, score, sub-scores, share,
-    /// tokens/s, seconds), or throws `StudyCancelled` when `isCancelled` stops it.
-    public static func trainAndEvaluate(base: StudyBase, method: PEFTMethod, connector: ConnectorMode, data: StudyDataset,
-                                        seed: UInt64, settings: StudySettings, isCancelled: () -> Bool = { false },
-                                        step: (Int) -> Void = { _ in }) throws -> [(String, TableValue)] {
-        let started = ContinuousClock.now
-        let model = try base.model.copy()
-        let attachment = try attach(method: method, to: model, connector: connector, seed: seed)
-        let share = trainableParameterSummary(model, attachment: attachment).share
-        let task = try LlavaSupervisedTask(model: model, tokenizer: base.tokenizer, examples: data.train,
-                                           batchSize: settings.batchSize, preprocessor: base.preprocessor, attachment: attachment)
-        let run = TrainingRun(task: task, configuration: TrainingConfiguration(
-            learningRate: settings.learningRate, connectorLearningRate: settings.connectorLearningRate,
-            schedule: settings.schedule, scheduledSteps: max(1, settings.steps), seed: seed))
-        let progress = try run.train(steps: settings.steps, isCancelled: isCancelled) { step($0.step) }
-        if progress.cancelled { throw StudyCancelled(finished: 0, total: 1) }
-        setAdapterTraining(false, in: model)
-        let evaluator = try Evaluator(model: model, tokenizer: base.tokenizer, preprocessor: base.preprocessor,
-                                      batchSize: settings.evaluationBatch, maxNewTokens: settings.maxNewTokens)
-        let result = try evaluator.evaluate(data.test, isCancelled: isCancelled)
-        if result.isPartial { throw StudyCancelled(finished: 0, total: 1) }
-        let elapsed = ContinuousClock.now - started
-        let tokensPerSecond = run.history.isEmpty ? 0 : run.history.map(\.tokensPerSecond).reduce(0, +) / Double(run.history.count)
-        return [("metric", .text(result.metric.rawValue)), ("score", .double(result.score))]
-            + result.subScores.map { ($0.name, TableValue.double($0.value)) }
-            + [("final loss", run.history.last.map { .double($0.loss) } ?? .null), ("trainable share", .double(share * 100)),
-               ("tokens/s", .double(tokensPerSecond)),
-               ("seconds", .double(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18))]
-    }
+    /// The groups whose mean the comparison's summary reports, in this order.
+    static let averagedGroups = ["unseen", "seen"]
 
-    /// methods × connectors × datasets × seeds, one run each, stored in `store` as they finish;
-    /// runs already in the store are not run again.
-    /// - Parameter progress: (runs done or skipped so far, total, the run about to start)
-    /// - Returns: one row per run of this comparison: method, size, location, connector, dataset,
-    ///   group, seed, train size, steps, then the results.
-    /// - Throws: `StudyCancelled` when stopped (finished runs stay stored).
-    public static func compare(base: StudyBase, methods: [PEFTMethod], connectors: [ConnectorMode], datasets: [StudyDataset],
-                               seeds: [UInt64], settings: StudySettings, store: SweepStore,
+    /// Methods × connectors × datasets × seeds, `settings.steps` steps on each dataset's `train`,
+    /// then its `test` scored; runs already in `store` are not run again.
+    /// - Returns: one row per run and metric (the tidy table of every workflow: method, size,
+    ///   location, connector, dataset, group, seed, trainSize, epoch, steps, metric, score, share,
+    ///   tokensPerSecond, seconds); the summary: the study's Table 1, one row per method setting
+    ///   with its trainable share, each dataset's headline score (mean over seeds) and the means
+    ///   over the unseen and the seen datasets; the figure: grouped bars of the score per dataset.
+    /// - Throws: `StudyError` for a request that cannot run; an interrupt returns the finished runs
+    ///   (`cancelled`).
+    public static func compare(base: StudyBase, methods: [PEFTMethod], connectors: [ConnectorMode] = [.frozen],
+                               datasets: [StudyDataset], seeds: [UInt64] = [42], settings: StudySettings, store: SweepStore,
                                isCancelled: () -> Bool = { false },
-                               progress: (Int, Int, SweepRun) -> Void = { _, _, _ in }) throws -> Table {
-        var runs: [(SweepRun, PEFTMethod, ConnectorMode, StudyDataset, UInt64)] = []
+                               progress: (StudyProgress) -> Void = { _ in }) throws -> StudyResults {
+        try validate("compare", methods: methods, connectors: connectors, datasets: datasets, seeds: seeds, settings: settings)
+        for data in datasets where data.train.isEmpty { throw StudyError("compare: \(data.name) has no training examples") }
+        var plans: [StudyRunPlan] = []
+        var planned: Set<String> = []
         for data in datasets {
+            let checkpoints = [StudyCheckpoint(epoch: epochs(steps: settings.steps, batch: settings.batchSize,
+                                                             trainSize: data.train.count), steps: settings.steps)]
             for method in methods {
                 for connector in connectors {
                     for seed in seeds {
-                        let (size, location) = describe(method)
-                        let key = SweepRun([("method", .text(method.name)), ("size", size), ("location", .text(location)),
-                                            ("connector", .text(connector.rawValue)), ("dataset", .text(data.name)),
-                                            ("group", .text(data.group)), ("seed", .int(Int(seed))),
-                                            ("train size", .int(data.train.count)), ("steps", .int(settings.steps)),
-                                            ("lr", .double(settings.learningRate)), ("batch", .int(settings.batchSize))])
-                        runs.append((key, method, connector, data, seed))
+                        let columns = columns(method, connector, data, seed: seed, trainSize: data.train.count)
+                        let key = key("compare", columns: columns, method: method, base: base, settings: settings,
+                                      train: data.train, tests: [data], checkpoints: checkpoints)
+                        guard planned.insert(key.key).inserted else { continue }
+                        plans.append(StudyRunPlan(key: key, columns: columns, method: method, connector: connector, seed: seed,
+                                                  train: data.train, tests: [data], namesTest: false,
+                                                  checkpoints: checkpoints, label: label(columns)))
                     }
                 }
             }
         }
-        var finished = 0
-        for (i, (key, method, connector, data, seed)) in runs.enumerated() {
-            if store.isFinished(key) { finished += 1; continue }
-            if isCancelled() { throw StudyCancelled(finished: finished, total: runs.count) }
-            progress(i, runs.count, key)
-            do {
-                let results = try trainAndEvaluate(base: base, method: method, connector: connector, data: data, seed: seed,
-                                                   settings: settings, isCancelled: isCancelled)
-                try store.record(key, results: results)
-                finished += 1
-            } catch is StudyCancelled {
-                throw StudyCancelled(finished: finished, total: runs.count)
-            }
+        let outcome = try run(plans, base: base, settings: settings, store: store, isCancelled: isCancelled, progress: progress)
+        return results(outcome, title: "comparison", figure: { _ in compareFigure(outcome.rows) },
+                       summary: { table in tableOne(table) })
+    }
+
+    /// Grouped bars: the mean headline score per dataset (in the order run), one bar per method
+    /// setting ("lora 8", or "lora 8, tuned" when both connector settings ran).
+    static func compareFigure(_ tidy: [[(String, TableValue)]]) -> StudyFigure {
+        let rows = headlineRows(Table(records: tidy))
+        let both = distinct(rows, "connector") > 1
+        let groups = aggregate(rows.map { r in r.merging(["series": settingName(r, connector: both)]) { $1 } },
+                               keys: ["dataset", "series"], value: "score")
+        let series = both ? "method, connector" : "method"
+        let data = Table(records: groups.map { [("dataset", $0.key[0]), (series, $0.key[1]), ("score", .double($0.mean))] })
+        return StudyFigure(kind: .bar, data: data, x: "dataset", y: "score", series: series,
+                           title: "score per dataset" + (distinct(rows, "seed") > 1 ? ", mean over seeds" : ""))
+    }
+
+    /// "lora 8" or "lora 8, tuned": a method setting as one short name (a legend entry).
+    static func settingName(_ row: [String: TableValue], connector: Bool) -> TableValue {
+        let method = [row["method"], row["size"]].compactMap { $0 }.filter { $0 != .null }.map(\.description)
+            .joined(separator: " ")
+        return .text(connector ? "\(method), \(row["connector"]?.description ?? "")" : method)
+    }
+
+    /// The study's Table 1 from a comparison's tidy table: one row per method setting (method,
+    /// size, location, connector), its trainable share, each dataset's headline score (mean over
+    /// seeds) and the mean over the unseen and over the seen datasets.
+    public static func tableOne(_ table: Table) -> Table {
+        let rows = headlineRows(table)
+        let keys = ["method", "size", "location", "connector"].filter(table.columns.contains)
+        let datasets = rows.reduce(into: [TableValue]()) { seen, row in
+            let d = row["dataset"] ?? .null
+            if !seen.contains(d) { seen.append(d) }
         }
-        return Table(records: runs.compactMap { run in store.results(for: run.0).map { run.0.settings + $0 } },
-                     title: "comparison")
+        var groupOf: [TableValue: String] = [:]
+        for row in rows { if let d = row["dataset"], case .text(let g)? = row["group"] { groupOf[d] = g } }
+        let cells = aggregate(rows, keys: keys + ["dataset"], value: "score", extra: ["share"])
+        var settings: [[TableValue]] = []
+        var scores: [[TableValue]: [TableValue: Double]] = [:]
+        var shares: [[TableValue]: [Double]] = [:]
+        for cell in cells {
+            let setting = Array(cell.key.dropLast())
+            if scores[setting] == nil { settings.append(setting); scores[setting] = [:] }
+            scores[setting]![cell.key.last!] = cell.mean
+            if cell.extra[0].isFinite { shares[setting, default: []].append(cell.extra[0]) }
+        }
+        let groups = averagedGroups.filter { g in datasets.contains { groupOf[$0] == g } }
+        let records = settings.map { setting -> [(String, TableValue)] in
+            let own = scores[setting]!
+            let share = shares[setting].map { TableValue.double($0.reduce(0, +) / Double($0.count)) } ?? .null
+            var record = zip(keys, setting).map { ($0, $1) } + [("share", share)]
+            record += datasets.map { d in (d.description, own[d].map(TableValue.double) ?? .null) }
+            record += groups.map { g -> (String, TableValue) in
+                let values = datasets.filter { groupOf[$0] == g }.compactMap { own[$0] }
+                return (g, values.isEmpty ? .null : .double(values.reduce(0, +) / Double(values.count)))
+            }
+            return record
+        }
+        return Table(records: records, title: "Table 1: score per dataset"
+                     + (groups.isEmpty ? "" : ", mean over the " + groups.joined(separator: " and ") + " datasets"))
     }
 }

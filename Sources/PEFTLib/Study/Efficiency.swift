@@ -6,14 +6,13 @@ import Foundation
 extension Study {
     /// Per method setting (method, size, location, connector — those the table has), the mean
     /// trainable share and mean headline score; for tables with epochs, the last epoch only.
-    /// Reads the tidy tables of the workflows (`share`, `metric`, `score`) and compare's
-    /// (`trainable share`, `metric`, `score`).
+    /// Reads the tidy table every workflow returns (`share`, `metric`, `score`).
     /// - Returns: the summary as `table`; the figure: score against share,
     ///   coloured by method.
     public static func efficiency(_ table: Table) throws -> StudyResults {
-        guard let shareColumn = ["share", "trainable share"].first(where: table.columns.contains) else {
-            throw StudyError("efficiency needs a table with a trainable share column (\"share\"), such as location(…) "
-                             + "or compare(…) return; this one has \(table.columns.joined(separator: ", "))")
+        guard table.columns.contains("share") else {
+            throw StudyError("efficiency needs a table with a trainable share column (\"share\"), such as compare(…) "
+                             + "or location(…) return; this one has \(table.columns.joined(separator: ", "))")
         }
         guard table.columns.contains("score") else {
             throw StudyError("efficiency needs a \"score\" column; this table has \(table.columns.joined(separator: ", "))")
@@ -26,7 +25,7 @@ extension Study {
             rows = rows.filter { $0["epoch"] == last }
         }
         let keys = ["method", "size", "location", "connector"].filter(table.columns.contains)
-        let groups = aggregate(rows, keys: keys, value: "score", extra: [shareColumn])
+        let groups = aggregate(rows, keys: keys, value: "score", extra: ["share"])
         let summary = Table(records: groups.map { g in
             zip(keys, g.key).map { ($0, $1) } + [("share", .double(g.extra[0])), ("score", .double(g.mean)), ("n", .int(g.n))]
         }, title: "efficiency: trainable share and mean score")

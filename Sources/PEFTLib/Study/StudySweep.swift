@@ -1,4 +1,4 @@
-// The machinery of the study's workflows (location, budget, data size, generalization,
+// The machinery of the study's workflows (compare, location, budget, data size, generalization,
 // hallucination): a list of planned runs, each trained from a copy of the base and scored at
 // one or more checkpoints (a number of steps, or the end of each epoch) on one or more test
 // sets. Runs go one after another, each with the whole thread budget; every finished run's
@@ -100,9 +100,8 @@ public struct StudyResults: Sendable {
 }
 
 extension Study {
-    /// Metric rows that stand for a dataset's score: accuracy, VQA score, CIDEr-D, and POPE's
-    /// accuracy (compare's wide tables name that one "pope").
-    public static let headlineMetrics: Set<String> = ["accuracy", "vqa-score", "cider-d", "pope"]
+    /// Metric rows that stand for a dataset's score: accuracy (POPE's too), VQA score, CIDEr-D.
+    public static let headlineMetrics: Set<String> = ["accuracy", "vqa-score", "cider-d"]
 
     /// Columns that hold measurements (stored whole numbers come back as Int; these stay Double).
     static let measuredColumns: Set<String> = ["score", "share", "tokensPerSecond", "seconds"]
@@ -243,13 +242,13 @@ extension Study {
         for method in methods { try method.validate() }
     }
 
-    /// The leading columns of a run's rows.
+    /// The leading columns of a run's rows (`group`: the dataset's, seen, unseen or probe).
     static func columns(_ method: PEFTMethod, _ connector: ConnectorMode, _ data: StudyDataset, seed: UInt64,
                         trainSize: Int) -> [(String, TableValue)] {
         let (size, location) = describe(method)
         return [("method", .text(method.name)), ("size", size), ("location", .text(location)),
-                ("connector", .text(connector.rawValue)), ("dataset", .text(data.name)), ("seed", .int(Int(seed))),
-                ("trainSize", .int(trainSize))]
+                ("connector", .text(connector.rawValue)), ("dataset", .text(data.name)), ("group", .text(data.group)),
+                ("seed", .int(Int(seed))), ("trainSize", .int(trainSize))]
     }
 
     /// A fingerprint of examples' ids, questions and answers (FNV-1a, 64 bits): sets generated from
@@ -345,6 +344,15 @@ extension Study {
     /// The rows with a dataset's headline score.
     static func headlineRows(_ table: Table) -> [[String: TableValue]] {
         records(table).filter { if case .text(let m)? = $0["metric"] { return headlineMetrics.contains(m) } else { return false } }
+    }
+
+    /// The rows of a tidy table that hold a dataset's own score (accuracy, VQA score, CIDEr-D),
+    /// columns kept: one row per run, checkpoint and test set, ready to pivot or summarize.
+    /// A table without a `metric` column is returned as it is.
+    public static func scores(_ table: Table) -> Table {
+        guard let m = table.columns.firstIndex(of: "metric") else { return table }
+        let rows = table.rows.filter { if case .text(let metric) = $0[m] { return headlineMetrics.contains(metric) } else { return false } }
+        return (try? Table(columns: table.columns, rows: rows, title: table.title.map { "\($0): scores" } ?? "scores")) ?? table
     }
 
     /// A figure's series name: the method, with the connector when a table has both settings.

@@ -151,22 +151,33 @@ public struct Table: Sendable, Equatable {
     /// A wide table: one row per value of `rows`, one column per value of `columns`,
     /// cells the mean of `value` over the matching rows (as a pivot table does).
     public func pivot(rows rowKey: String, columns columnKey: String, value valueKey: String) throws(TableError) -> Table {
-        let r = try columnIndex(rowKey), c = try columnIndex(columnKey), v = try columnIndex(valueKey)
-        var rowValues: [TableValue] = [], columnValues: [TableValue] = []
-        var sums: [TableValue: [TableValue: (Double, Int)]] = [:]
+        try pivot(rows: [rowKey], columns: columnKey, value: valueKey)
+    }
+
+    /// A wide table: one row per combination of the `rows` columns' values (in order of first
+    /// appearance), one column per value of `columns`, cells the mean of `value` over the matching rows.
+    public func pivot(rows rowKeys: [String], columns columnKey: String, value valueKey: String) throws(TableError) -> Table {
+        guard !rowKeys.isEmpty else { throw TableError("pivot needs at least one rows column") }
+        var r: [Int] = []
+        for key in rowKeys { r.append(try columnIndex(key)) }
+        let c = try columnIndex(columnKey), v = try columnIndex(valueKey)
+        var rowValues: [[TableValue]] = [], columnValues: [TableValue] = []
+        var seenRows: Set<[TableValue]> = []
+        var sums: [[TableValue]: [TableValue: (Double, Int)]] = [:]
         for row in rows {
-            if !rowValues.contains(row[r]) { rowValues.append(row[r]) }
+            let key = r.map { row[$0] }
+            if seenRows.insert(key).inserted { rowValues.append(key) }
             if !columnValues.contains(row[c]) { columnValues.append(row[c]) }
             guard let x = row[v].number else { continue }
-            let old = sums[row[r], default: [:]][row[c]] ?? (0, 0)
-            sums[row[r], default: [:]][row[c]] = (old.0 + x, old.1 + 1)
+            let old = sums[key, default: [:]][row[c]] ?? (0, 0)
+            sums[key, default: [:]][row[c]] = (old.0 + x, old.1 + 1)
         }
-        let header = [rowKey] + columnValues.map(\.description)
+        let header = rowKeys + columnValues.map(\.description)
         guard Set(header).count == header.count else {
-            throw TableError("pivot: a value of \"\(columnKey)\" equals the row column's name \"\(rowKey)\"")
+            throw TableError("pivot: a value of \"\(columnKey)\" equals a rows column's name (\(rowKeys.joined(separator: ", ")))")
         }
         let body = rowValues.map { rv -> [TableValue] in
-            [rv] + columnValues.map { cv in
+            rv + columnValues.map { cv in
                 guard let (sum, n) = sums[rv]?[cv], n > 0 else { return .null }
                 return .double(sum / Double(n))
             }
