@@ -256,7 +256,7 @@ enum StudyBuiltins {
         do {
             results = try body(store, { context.isCancelled }) { p in
                 if display == nil {
-                    display = ProgressDisplay(output: context.output, title: "\(title) (runs stored in \(path))", total: p.total, unit: "run")
+                    display = ProgressDisplay(output: context.output, title: "\(title) (runs stored in \(path))", total: p.total)
                 }
                 let changedRun = last?.run != p.run
                 last = p

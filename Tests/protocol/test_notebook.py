@@ -96,7 +96,7 @@ def check_comparison(result, displays, outputs):
     for method in ("lora", "ia3", "adapter", "prefix"):
         assert re.search(rf"^{method} ", text, re.M), text
     assert "mini-sqa" in text and "mini-pope" in text            # the nine datasets of suite("mini")
-    assert " run 72/72 " in displays[-1]["text/plain"]           # 4 methods × 2 connectors × 9 datasets
+    assert "done: 72 runs" in displays[-1]["text/plain"]         # 4 methods × 2 connectors × 9 datasets
 
 
 def check_saved(result, displays, outputs):
