@@ -53,7 +53,10 @@ public final class KernelCore: Sendable {
 
     /// Handles one decoded request from `channel`.
     @discardableResult
-    public func handle(_ request: Message, on channel: Channel) -> DispatchAction {
+    /// Handles one request. `takeQueued` is called when a failed cell will abort the queue,
+    /// just before its reply goes out: the caller collects what is already waiting then, so a
+    /// request sent after the client saw the reply is never aborted by mistake.
+    public func handle(_ request: Message, on channel: Channel, takeQueued: () -> Void = {}) -> DispatchAction {
         publishStatus("busy", parent: request.header)
         defer { publishStatus("idle", parent: request.header) }
         let type = request.msgType
@@ -62,7 +65,7 @@ public final class KernelCore: Sendable {
         case "kernel_info_request":
             reply(request, on: channel, type: "kernel_info_reply", content: kernelInfo())
         case "execute_request":
-            return execute(request, on: channel)
+            return execute(request, on: channel, takeQueued: takeQueued)
         case "complete_request":
             let code = content["code"]?.stringValue ?? ""
             let cursor = content["cursor_pos"]?.intValue ?? code.unicodeScalars.count
@@ -155,7 +158,7 @@ public final class KernelCore: Sendable {
 
     // MARK: - Execute
 
-    private func execute(_ request: Message, on channel: Channel) -> DispatchAction {
+    private func execute(_ request: Message, on channel: Channel, takeQueued: () -> Void) -> DispatchAction {
         let content = request.content
         let code = content["code"]?.stringValue ?? ""
         let silent = content["silent"]?.boolValue ?? false
@@ -198,8 +201,10 @@ public final class KernelCore: Sendable {
             var replyContent = details
             replyContent["status"] = "error"
             replyContent["execution_count"] = .int(count)
+            let aborts = stopOnError && !silent
+            if aborts { takeQueued() }
             reply(request, on: channel, type: "execute_reply", content: replyContent, metadata: ["status": "error"])
-            return stopOnError && !silent ? .abortQueue : .none
+            return aborts ? .abortQueue : .none
         }
     }
 

@@ -93,15 +93,19 @@ public final class KernelServer: @unchecked Sendable {
             return
         }
         log.debug("\(channel.rawValue) <- \(message.msgType)")
-        switch core.handle(message, on: channel) {
+        // Requests already waiting when a failed cell replies were sent expecting it to succeed:
+        // they are collected before that reply goes out and aborted after it, in order.
+        var queued: [Message] = []
+        let action = core.handle(message, on: channel) {
+            while let frames = socket.receive(blocking: false) {
+                if let next = try? codec.decode(frames) { queued.append(next) }
+            }
+        }
+        switch action {
         case .none:
             break
         case .abortQueue:
-            // Everything already waiting on this socket was sent expecting the failed cell to succeed.
-            while let queued = socket.receive(blocking: false) {
-                guard let next = try? codec.decode(queued) else { continue }
-                core.abort(next, on: channel)
-            }
+            for next in queued { core.abort(next, on: channel) }
         case .shutdown(let restart):
             outbox.restartRequested.store(restart, ordering: .relaxed)
             stopping.store(true, ordering: .releasing)

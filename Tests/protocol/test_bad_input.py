@@ -129,3 +129,15 @@ def test_hostile_code_does_not_kill_the_kernel(kernel):
     assert km.is_alive()
     reply, outputs = run(kc, "2 + 2")
     assert outputs[-1]["content"]["data"]["text/plain"] == "4"
+
+
+def test_a_cell_sent_after_an_error_reply_is_not_aborted(kernel):
+    """stop_on_error aborts only what was already queued when the failed cell replied: a cell
+    the client sends after reading that reply runs (this raced before: a fast client lost it)."""
+    km, kc = kernel
+    for _ in range(20):
+        reply, _ = run(kc, "1 / 0")
+        assert reply["content"]["status"] == "error"
+        reply, outputs = run(kc, "2 + 2")
+        assert reply["content"]["status"] == "ok", reply["content"]
+        assert outputs[-1]["content"]["data"]["text/plain"] == "4"
