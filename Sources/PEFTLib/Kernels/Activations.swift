@@ -255,10 +255,8 @@ final class DropoutMask: @unchecked Sendable {
             for w in range {
                 var bits: UInt64 = 0
                 for pair in 0..<32 {
-                    var z = key &+ UInt64(truncatingIfNeeded: w * 32 + pair) &* 0x9E37_79B9_7F4A_7C15
-                    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-                    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-                    z ^= z >> 31
+                    let z = RandomGenerator.splitmixFinalizer(
+                        key &+ UInt64(truncatingIfNeeded: w * 32 + pair) &* 0x9E37_79B9_7F4A_7C15)
                     let low = UInt32(truncatingIfNeeded: z) >> 8, high = UInt32(truncatingIfNeeded: z >> 32) >> 8
                     bits |= (low < threshold ? 1 : 0) << UInt64(2 * pair)
                     bits |= (high < threshold ? 1 : 0) << UInt64(2 * pair + 1)
