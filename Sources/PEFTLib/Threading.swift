@@ -1,20 +1,19 @@
-// The threading policy for a small CPU machine: OpenBLAS threads and Swift-side
-// parallel loops share one budget (PEFTLAB_THREADS, default: active cores) and
-// never run at the same time, so the two never oversubscribe the cores.
+// The threading policy for a small CPU machine: one budget (PEFTLAB_THREADS, default:
+// active cores) for every parallel loop, GEMM tiles included. OpenBLAS itself always
+// runs single-threaded (see BLAS.swift), so no setting of one computation can change
+// how another one is split: results depend on the inputs and the seed alone.
 import Dispatch
 import Foundation
 import Synchronization
 
-/// One process-wide thread budget shared by BLAS and Swift parallel loops.
+/// One process-wide thread budget for Swift parallel loops and GEMM tiles.
 ///
-/// A GEMM outside a parallel loop uses all `threads` OpenBLAS threads; inside
-/// `parallelFor` each worker calls BLAS single-threaded. Configure with the
-/// `PEFTLAB_THREADS` environment variable or `Threading.setThreads(_:)`.
+/// The budget sets how many workers share a loop's chunks or a GEMM's tiles, never where
+/// a chunk or a tile starts: the same inputs give the same bits with any budget. Configure
+/// with the `PEFTLAB_THREADS` environment variable or `Threading.setThreads(_:)`.
 public enum Threading {
     /// Budget in threads; 0 until first configured.
     private static let budget = Atomic<Int>(0)
-    /// Number of parallel regions currently running (BLAS is single-threaded while > 0).
-    private static let activeRegions = Atomic<Int>(0)
 
     /// The thread budget: `PEFTLAB_THREADS` if set to a positive integer, else the active core count.
     public static var threads: Int {
@@ -38,28 +37,29 @@ public enum Threading {
         _ = configureOnce
     }
 
-    /// One-time setup: OpenBLAS kernel choice, then the default budget (thread-safe lazy global).
+    /// One-time setup: OpenBLAS kernel choice and its single thread, then the default budget
+    /// (thread-safe lazy global).
     private static let configureOnce: Void = {
         TensorMemory.configureAllocator()
         _ = BLAS.coreSelection
+        BLAS.useOneThread()
         if budget.load(ordering: .relaxed) == 0 { applyThreads(defaultThreads()) }
     }()
 
-    /// Sets the thread budget for BLAS and parallel loops (clamped to at least 1).
+    /// Sets the thread budget for parallel loops and GEMM tiles (clamped to at least 1).
+    /// Changes speed only, never results.
     public static func setThreads(_ count: Int) {
         _ = configureOnce
         applyThreads(count)
     }
 
     private static func applyThreads(_ count: Int) {
-        let value = max(1, count)
-        budget.store(value, ordering: .relaxed)
-        if activeRegions.load(ordering: .relaxed) == 0 { BLAS.setThreads(value) }
+        budget.store(max(1, count), ordering: .relaxed)
     }
 
     /// Runs `body` over `0..<count` split into at most `threads` contiguous chunks,
-    /// each chunk at least `minimumChunk` long; BLAS runs single-threaded meanwhile.
-    /// The body must only touch disjoint memory per index range.
+    /// each chunk at least `minimumChunk` long. The body must only touch disjoint memory
+    /// per index range, and must not make its result depend on where a chunk starts.
     static func parallelFor(_ count: Int, minimumChunk: Int = 1,
                             _ body: (Range<Int>) -> Void) {
         if count <= 0 { return }
@@ -68,8 +68,6 @@ public enum Threading {
             body(0..<count)
             return
         }
-        activeRegions.add(1, ordering: .relaxed)
-        BLAS.setThreads(1)
         withoutActuallyEscaping(body) { escapable in
             // Workers only touch disjoint ranges; the closure is not retained past this call.
             let shared = UncheckedSendable(value: escapable)
@@ -79,8 +77,6 @@ public enum Threading {
                 if start < end { shared.value(start..<end) }
             }
         }
-        let remaining = activeRegions.subtract(1, ordering: .relaxed).newValue
-        if remaining == 0 { BLAS.setThreads(budget.load(ordering: .relaxed)) }
     }
 }
 

@@ -1,4 +1,4 @@
-// The thread budget: results do not depend on it, and it is configurable.
+// The thread budget: results do not depend on it (to the bit), and it is configurable.
 import Testing
 import PEFTLib
 
@@ -17,7 +17,7 @@ import PEFTLib
         let parallel = try run()
         Threading.setThreads(previous)
         #expect(Threading.threads == previous)
-        expectClose(parallel, serial, atol: 1e-6, rtol: 1e-5)
+        #expect(parallel.map(\.bitPattern) == serial.map(\.bitPattern))
     }
 
     @Test func budgetIsPositive() {

@@ -1,6 +1,6 @@
 // `peftlab bench ops`: forward+backward of the linear layers of DESIGN.md §5's tiny and
-// small models as a fraction of raw cblas_sgemm on the same GEMMs in the same process,
-// and attention forward+backward in tokens/s. benchmarks/ops_peer.py times the same
+// small models as a fraction of the same GEMMs called bare (the same tiled sgemm on
+// preallocated buffers) in the same process, and attention forward+backward in tokens/s. benchmarks/ops_peer.py times the same
 // ops in PyTorch for the side-by-side table.
 import Dispatch
 import Foundation
@@ -17,7 +17,7 @@ public struct OpsBenchmarkRow: Sendable, Codable, Equatable {
     public let seconds: Double
     /// GEMM throughput of the op, GFLOP/s (nil when not GEMM-bound).
     public let gflops: Double?
-    /// Median seconds of the same GEMMs called directly on cblas_sgemm (nil for attention).
+    /// Median seconds of the same GEMMs called bare on preallocated buffers (nil for attention).
     public let rawSeconds: Double?
     /// rawSeconds / seconds: 1.0 means no overhead over raw sgemm.
     public let fractionOfRaw: Double?
@@ -144,18 +144,18 @@ public enum OpsBenchmark {
             let y = try! linear(x, weight: w)
             try! y.backward(gradient: seed)
         }
-        // The same GEMMs straight on cblas_sgemm with preallocated buffers.
+        // The same GEMMs bare, on preallocated buffers.
         let y = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
         let dx = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
         let dw = UnsafeMutablePointer<Float>.allocate(capacity: n * k)
         defer { y.deallocate(); dx.deallocate(); dw.deallocate() }
         let rawTime = median(seconds: seconds) {
-            BLAS.sgemmUncounted(transposeA: false, transposeB: true, m: m, n: n, k: k,
+            BLAS.sgemmTiled(transposeA: false, transposeB: true, m: m, n: n, k: k,
                                 a: x.pointer, lda: k, b: w.pointer, ldb: k, beta: 0, c: y, ldc: n)
-            BLAS.sgemmUncounted(transposeA: false, transposeB: false, m: m, n: k, k: n,
+            BLAS.sgemmTiled(transposeA: false, transposeB: false, m: m, n: k, k: n,
                                 a: seed.pointer, lda: n, b: w.pointer, ldb: k, beta: 0, c: dx, ldc: k)
             if !frozen {
-                BLAS.sgemmUncounted(transposeA: true, transposeB: false, m: n, n: k, k: m,
+                BLAS.sgemmTiled(transposeA: true, transposeB: false, m: n, n: k, k: m,
                                     a: seed.pointer, lda: n, b: x.pointer, ldb: k, beta: 0, c: dw, ldc: k)
             }
         }

@@ -71,10 +71,10 @@ func attentionForwardUnit(b: Int, g: Int, geo: AttentionGeometry, buf: Attention
             let qBase = qHead + rows.lowerBound * geo.qRow
             // S (m, P + kv) = scale · Q_rows · [Kp; K[:kv]]ᵀ
             if p > 0, let pkBase {
-                BLAS.sgemmUncounted(transposeA: false, transposeB: true, m: m, n: p, k: d, alpha: geo.scale,
+                BLAS.sgemmSerial(transposeA: false, transposeB: true, m: m, n: p, k: d, alpha: geo.scale,
                                     a: qBase, lda: geo.qRow, b: pkBase, ldb: geo.kvRow, beta: 0, c: s, ldc: l)
             }
-            BLAS.sgemmUncounted(transposeA: false, transposeB: true, m: m, n: kv, k: d, alpha: geo.scale,
+            BLAS.sgemmSerial(transposeA: false, transposeB: true, m: m, n: kv, k: d, alpha: geo.scale,
                                 a: qBase, lda: geo.qRow, b: kBase, ldb: geo.kvRow, beta: 0, c: s + p, ldc: l)
             // Masked softmax per query row; invisible keys get probability exactly 0.
             for i in rows {
@@ -101,11 +101,11 @@ func attentionForwardUnit(b: Int, g: Int, geo: AttentionGeometry, buf: Attention
             let oBase = oHead + rows.lowerBound * geo.qRow
             var beta: Float = 0
             if p > 0, let pvBase {
-                BLAS.sgemmUncounted(transposeA: false, transposeB: false, m: m, n: d, k: p,
+                BLAS.sgemmSerial(transposeA: false, transposeB: false, m: m, n: d, k: p,
                                     a: s, lda: l, b: pvBase, ldb: geo.kvRow, beta: 0, c: oBase, ldc: geo.qRow)
                 beta = 1
             }
-            BLAS.sgemmUncounted(transposeA: false, transposeB: false, m: m, n: d, k: kv,
+            BLAS.sgemmSerial(transposeA: false, transposeB: false, m: m, n: d, k: kv,
                                 a: s + p, lda: l, b: vBase, ldb: geo.kvRow, beta: beta, c: oBase, ldc: geo.qRow)
         }
     }
@@ -145,18 +145,18 @@ func attentionBackwardUnit(b: Int, g: Int, geo: AttentionGeometry, buf: Attentio
             let dp = scratch + rows.lowerBound * l
             // dP (m, P + kv) = dO_rows · [Vp; V[:kv]]ᵀ
             if p > 0, let pvBase {
-                BLAS.sgemmUncounted(transposeA: false, transposeB: true, m: m, n: p, k: d,
+                BLAS.sgemmSerial(transposeA: false, transposeB: true, m: m, n: p, k: d,
                                     a: dO, lda: geo.qRow, b: pvBase, ldb: geo.kvRow, beta: 0, c: dp, ldc: l)
             }
-            BLAS.sgemmUncounted(transposeA: false, transposeB: true, m: m, n: kv, k: d,
+            BLAS.sgemmSerial(transposeA: false, transposeB: true, m: m, n: kv, k: d,
                                 a: dO, lda: geo.qRow, b: buf.v + kvOffset, ldb: geo.kvRow, beta: 0, c: dp + p, ldc: l)
             // dV[:kv] += P_rowsᵀ · dO_rows ; dVp += P_rows[:, :P]ᵀ · dO_rows
             if let dv = grads.dv {
-                BLAS.sgemmUncounted(transposeA: true, transposeB: false, m: kv, n: d, k: m,
+                BLAS.sgemmSerial(transposeA: true, transposeB: false, m: kv, n: d, k: m,
                                     a: pr + p, lda: l, b: dO, ldb: geo.qRow, beta: dvBeta, c: dv + kvOffset, ldc: geo.kvRow)
             }
             if p > 0, let dpv = grads.dpv {
-                BLAS.sgemmUncounted(transposeA: true, transposeB: false, m: p, n: d, k: m,
+                BLAS.sgemmSerial(transposeA: true, transposeB: false, m: p, n: d, k: m,
                                     a: pr, lda: l, b: dO, ldb: geo.qRow, beta: 1, c: dpv + prefixOffset, ldc: geo.kvRow)
             }
             // dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale over the covered columns (P is 0 beyond).
@@ -169,22 +169,22 @@ func attentionBackwardUnit(b: Int, g: Int, geo: AttentionGeometry, buf: Attentio
             if let dq = grads.dq {
                 var beta = grads.dqBeta
                 if p > 0, let pkBase {
-                    BLAS.sgemmUncounted(transposeA: false, transposeB: false, m: m, n: d, k: p,
+                    BLAS.sgemmSerial(transposeA: false, transposeB: false, m: m, n: d, k: p,
                                         a: dp, lda: l, b: pkBase, ldb: geo.kvRow, beta: beta, c: dq + qOffset, ldc: geo.qRow)
                     beta = 1
                 }
-                BLAS.sgemmUncounted(transposeA: false, transposeB: false, m: m, n: d, k: kv,
+                BLAS.sgemmSerial(transposeA: false, transposeB: false, m: m, n: d, k: kv,
                                     a: dp + p, lda: l, b: buf.k + kvOffset, ldb: geo.kvRow,
                                     beta: beta, c: dq + qOffset, ldc: geo.qRow)
             }
             // dK[:kv] += dSᵀ · Q_rows ; dKp += dS[:, :P]ᵀ · Q_rows
             if let dk = grads.dk {
-                BLAS.sgemmUncounted(transposeA: true, transposeB: false, m: kv, n: d, k: m,
+                BLAS.sgemmSerial(transposeA: true, transposeB: false, m: kv, n: d, k: m,
                                     a: dp + p, lda: l, b: buf.q + qOffset, ldb: geo.qRow,
                                     beta: dkBeta, c: dk + kvOffset, ldc: geo.kvRow)
             }
             if p > 0, let dpk = grads.dpk {
-                BLAS.sgemmUncounted(transposeA: true, transposeB: false, m: p, n: d, k: m,
+                BLAS.sgemmSerial(transposeA: true, transposeB: false, m: p, n: d, k: m,
                                     a: dp, lda: l, b: buf.q + qOffset, ldb: geo.qRow,
                                     beta: 1, c: dpk + prefixOffset, ldc: geo.kvRow)
             }

@@ -11,10 +11,18 @@ import COpenBLAS
 import Foundation
 
 /// Thin wrapper over OpenBLAS: row-major `sgemm` with transposes as flags, plus thread control.
+///
+/// PEFTLib owns GEMM threading: OpenBLAS always runs single-threaded, and a large product is
+/// cut into output tiles whose boundaries depend on its shape alone, which the thread budget's
+/// workers share. OpenBLAS's own threaded driver splits the work by the thread count it sees,
+/// and that count is process-wide, so the last bits of a product changed with whatever else
+/// ran in the process; tiles fixed by the shape give the same bits for any budget and any
+/// neighbour.
 enum BLAS {
     /// C ← alpha · op(A) · op(B) + beta · C, row-major; op(X) is Xᵀ when the flag is set.
     /// Shapes: op(A) (m, k), op(B) (k, n), C (m, n); lda/ldb/ldc are row strides.
-    /// Counted in `OpCounters` of the current task (see `countGEMM` for parallel regions).
+    /// Runs its tiles over the thread budget (call `sgemmSerial` from inside a parallel loop).
+    /// Counted in `OpCounters` of the current task.
     @inline(__always)
     static func sgemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
@@ -22,14 +30,85 @@ enum BLAS {
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        sgemmUncounted(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-                       alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        sgemmTiled(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                   alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         OpCounters.countGEMM(calls: 1, flops: 2 * m * n * k)
     }
 
-    /// Same as `sgemm` without touching counters, for use on worker threads of a parallel loop.
+    /// How one product is cut: along C's rows or columns, at `boundaries` (first 0, last m or n).
+    struct Tiling: Equatable {
+        let alongRows: Bool
+        let boundaries: [Int]
+        var count: Int { boundaries.count - 1 }
+    }
+
+    /// Multiply-adds below which a tile is not worth a worker's hand-off.
+    static let minimumTileWork = 1 << 18
+    /// Rows or columns below which a tile packs its shared operand too often for its work.
+    static let minimumTileSide = 64
+    /// At most this many tiles: enough to balance 1, 2, 4 or 8 workers.
+    static let maximumTiles = 8
+
+    /// The tiles of an (m, n, k) product, from the shape alone: the longer output side is cut
+    /// (each tile then re-packs only the smaller operand) into a power of two of equal tiles,
+    /// boundaries on multiples of 16 (the kernels' unrolling).
+    static func tiling(m: Int, n: Int, k: Int) -> Tiling {
+        let alongRows = m >= n
+        let side = alongRows ? m : n
+        let work = m * n * k
+        var tiles = 1
+        while tiles * 2 <= maximumTiles, side / (tiles * 2) >= minimumTileSide,
+              work / (tiles * 2) >= minimumTileWork {
+            tiles *= 2
+        }
+        var boundaries = [0]
+        for t in 1..<tiles {
+            let cut = min(side, (side * t / tiles + 8) / 16 * 16)
+            if cut > boundaries.last! { boundaries.append(cut) }
+        }
+        if side > boundaries.last! || boundaries.count == 1 { boundaries.append(side) }
+        return Tiling(alongRows: alongRows, boundaries: boundaries)
+    }
+
+    /// `sgemm` without counting: its tiles, each one single-threaded OpenBLAS call.
+    static func sgemmTiled(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let tiling = tiling(m: m, n: n, k: k)
+        if tiling.count == 1 {
+            sgemmSerial(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                        a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        let shared = UncheckedSendable(value: (a, b, c))
+        Threading.parallelFor(tiling.count) { range in
+            let (a, b, c) = shared.value
+            for tile in range {
+                let start = tiling.boundaries[tile], size = tiling.boundaries[tile + 1] - start
+                if tiling.alongRows {
+                    // Rows start..<start+size of op(A) and of C.
+                    let tileA = transposeA ? a + start : a + start * lda
+                    sgemmSerial(transposeA: transposeA, transposeB: transposeB, m: size, n: n, k: k,
+                                alpha: alpha, a: tileA, lda: lda, b: b, ldb: ldb, beta: beta,
+                                c: c + start * ldc, ldc: ldc)
+                } else {
+                    // Columns start..<start+size of op(B) and of C.
+                    let tileB = transposeB ? b + start * ldb : b + start
+                    sgemmSerial(transposeA: transposeA, transposeB: transposeB, m: m, n: size, k: k,
+                                alpha: alpha, a: a, lda: lda, b: tileB, ldb: ldb, beta: beta,
+                                c: c + start, ldc: ldc)
+                }
+            }
+        }
+    }
+
+    /// One single-threaded OpenBLAS call, not counted: for workers of a parallel loop, and
+    /// for each tile of `sgemm`.
     @inline(__always)
-    static func sgemmUncounted(
+    static func sgemmSerial(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
@@ -51,9 +130,9 @@ enum BLAS {
                     a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    /// Sets the number of threads OpenBLAS uses for one GEMM.
-    static func setThreads(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
+    /// Makes OpenBLAS single-threaded for the process (called once, at configuration).
+    static func useOneThread() {
+        openblas_set_num_threads(1)
     }
 
     /// Core name of the OpenBLAS kernels in use (e.g. "Cooperlake").
