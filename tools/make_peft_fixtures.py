@@ -4,7 +4,8 @@ On a tiny random LlamaForCausalLM (saved beside the fixtures), for each case: th
 PEFT layout (adapter_config.json + adapter_model.safetensors, written by peft's save_pretrained
 with non-trivial adapter values), and expected.safetensors holding the loss and the gradient of
 every trainable parameter under the adapter-file key names (peft's adapter name removed).
-LoRA (q,v and all seven) and IA3 (k, v, down) run through peft itself; the bottleneck Adapter
+LoRA (q,v and all seven; rsLoRA; rank_pattern and alpha_pattern) and IA3 (k, v, down; as a list
+and as regex strings) run through peft itself; the bottleneck Adapter
 (x + s·up(tanh(down(dropout(x)))), before gate_proj/up_proj and after down_proj; no peft type)
 through a small PyTorch reference of its definition written here.
 
@@ -142,6 +143,14 @@ def main():
     peft_case("ia3", IA3Config(target_modules=["k_proj", "v_proj", "down_proj"], feedforward_modules=["down_proj"],
                                task_type="CAUSAL_LM"), seed=3)
     adapter_case("adapter-mlp", size=8, seed=4)
+    # Options peft users set: rank-stabilised scaling, per-module ranks and alphas, regex targets.
+    peft_case("lora-rslora", LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj"],
+                                        use_rslora=True, task_type="CAUSAL_LM"), seed=5)
+    peft_case("lora-patterns", LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj"],
+                                          rank_pattern={"v_proj": 2}, alpha_pattern={"q_proj": 32},
+                                          task_type="CAUSAL_LM"), seed=6)
+    peft_case("ia3-regex", IA3Config(target_modules=r".*\.(k_proj|v_proj|down_proj)",
+                                     feedforward_modules=r".*\.down_proj", task_type="CAUSAL_LM"), seed=7)
     print("fixtures written to", os.path.normpath(ROOT))
 
 

@@ -22,7 +22,7 @@ static void silent_output_message(j_common_ptr cinfo) {
 }
 
 int peftlab_jpeg_decode_rgb(const uint8_t *data, size_t size,
-                            uint8_t **pixels, int *width, int *height,
+                            size_t max_pixels, uint8_t **pixels, int *width, int *height,
                             char *message, size_t message_capacity) {
     struct jpeg_decompress_struct cinfo;
     struct safe_error_manager error;
@@ -52,6 +52,12 @@ int peftlab_jpeg_decode_rgb(const uint8_t *data, size_t size,
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, (const unsigned char *)data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
+    if ((uint64_t)cinfo.image_width * cinfo.image_height > (uint64_t)max_pixels) {
+        snprintf(message, message_capacity, "the image is %u x %u pixels, more than the %zu pixels allowed",
+                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, max_pixels);
+        jpeg_destroy_decompress(&cinfo);
+        return 3;
+    }
     cinfo.out_color_space = JCS_RGB;
     jpeg_start_decompress(&cinfo);
 

@@ -23,7 +23,7 @@ public final class KernelServer: @unchecked Sendable {
     /// Binds every socket; throws a readable error when a port is taken.
     public init(connection: ConnectionInfo, interpreter: any KernelInterpreter, log: Logger) throws {
         self.connection = connection
-        self.codec = WireCodec(key: connection.key)
+        self.codec = WireCodec(key: connection.key, history: SignatureHistory())
         self.log = log
         context = try ZMQContext()
         shell = try ZMQSocket(context, .router, name: "shell")

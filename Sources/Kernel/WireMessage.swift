@@ -4,6 +4,7 @@
 
 import Crypto
 import PEFTLabJSON
+import Synchronization
 
 /// A Jupyter message as it travels between client and kernel.
 public struct Message: Sendable, Equatable {
@@ -68,11 +69,46 @@ public struct MessageSigner: Sendable {
     }
 }
 
+/// Signatures already seen, so that a captured signed message sent again is not run again
+/// (jupyter_client's Session keeps such a digest history too). Bounded: past `capacity`
+/// the oldest are forgotten. Shared by the channels' threads.
+public final class SignatureHistory: Sendable {
+    public let capacity: Int
+    private struct State {
+        var seen: Set<[UInt8]> = []
+        var order: [[UInt8]] = []
+        var oldest = 0
+    }
+    private let state = Mutex(State())
+
+    public init(capacity: Int = 1 << 16) { self.capacity = max(1, capacity) }
+
+    /// Records `signature`; false when it was seen before (a replay). Empty signatures (an
+    /// unsigned session) are never replays.
+    public func insert(_ signature: [UInt8]) -> Bool {
+        if signature.isEmpty { return true }
+        let capacity = self.capacity
+        return state.withLock { s in
+            guard s.seen.insert(signature).inserted else { return false }
+            if s.order.count < capacity {
+                s.order.append(signature)
+            } else {
+                s.seen.remove(s.order[s.oldest])
+                s.order[s.oldest] = signature
+                s.oldest = (s.oldest + 1) % capacity
+            }
+            return true
+        }
+    }
+}
+
 /// Why a list of frames is not a message we can act on.
 public enum WireError: Error, Equatable, CustomStringConvertible {
     case missingDelimiter
     case tooFewFrames(Int)
     case badSignature
+    /// A validly signed message whose signature was seen before.
+    case replayed
     /// A JSON part did not parse; `header` holds the header when that part was readable.
     case invalidPart(name: String, reason: String, header: JSONObject?)
 
@@ -81,6 +117,7 @@ public enum WireError: Error, Equatable, CustomStringConvertible {
         case .missingDelimiter: return "no <IDS|MSG> delimiter among the frames"
         case .tooFewFrames(let n): return "expected at least 5 frames after the delimiter, got \(n)"
         case .badSignature: return "signature does not match"
+        case .replayed: return "a message with this signature was already received (a replay)"
         case .invalidPart(let name, let reason, _): return "\(name) is invalid: \(reason)"
         }
     }
@@ -90,8 +127,14 @@ public enum WireError: Error, Equatable, CustomStringConvertible {
 public struct WireCodec: Sendable {
     public static let delimiter: [UInt8] = Array("<IDS|MSG>".utf8)
     public let signer: MessageSigner
+    /// When set, a signature seen before is refused as `.replayed` (the kernel sets it; a
+    /// codec that only reads test vectors does not).
+    public let history: SignatureHistory?
 
-    public init(key: String) { signer = MessageSigner(key: key) }
+    public init(key: String, history: SignatureHistory? = nil) {
+        signer = MessageSigner(key: key)
+        self.history = history
+    }
 
     /// Frames for sending: identities, delimiter, signature, the four JSON parts, buffers.
     public func encode(_ message: Message) -> [[UInt8]] {
@@ -116,6 +159,7 @@ public struct WireCodec: Sendable {
         let signature = frames[split + 1]
         let parts = Array(frames[(split + 2)..<(split + 6)])
         guard signer.verify(signature, parts: parts) else { throw .badSignature }
+        if let history, signer.isSigning, !history.insert(signature) { throw .replayed }
 
         func object(_ index: Int, _ name: String, header: JSONObject?) throws(WireError) -> JSONObject {
             let parsed: JSON

@@ -1,6 +1,8 @@
 // Built-in functions: a signature with Swift-style argument labels and defaults,
 // a doc string (used by help, inspect and completion), and the implementation.
 
+import PEFTLib
+
 /// One parameter of a built-in. `label == nil` is Swift's `_`.
 public struct Parameter: Sendable {
     public var label: String?
@@ -133,6 +135,13 @@ extension BoundArguments {
     public func string(_ i: Int, _ label: String?) throws(RuntimeError) -> String {
         if case .string(let s) = values[i] { return s }
         throw fail(i, "a String", got: values[i], label: label)
+    }
+
+    /// A file or folder path, resolved by PEFTLib's one rule (a leading `~` is `$HOME`).
+    public func path(_ i: Int, _ label: String?) throws(RuntimeError) -> String {
+        let text = try string(i, label)
+        if text.isEmpty { throw RuntimeError(.value, "\(callee)(): the path is empty", at: location) }
+        return FilePaths.resolve(text)
     }
 
     public func bool(_ i: Int, _ label: String?) throws(RuntimeError) -> Bool {

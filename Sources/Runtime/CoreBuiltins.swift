@@ -153,7 +153,7 @@ enum CoreBuiltins {
             dictionaries as JSON — `write([["id": "1", "image": "a.png"]], to: "data/train.json")`.
             """
     ) { args, _ throws(RuntimeError) in
-        let path = try args.string(1, "to")
+        let path = try args.path(1, "to")
         let text: String
         switch args[0] {
         case .string(let s): text = s

@@ -22,11 +22,12 @@ enum DataBuiltins {
             `.question` and `.answer`; `data.count` its size. A bad record is an error naming it, unless \
             `skipInvalid: true`, which skips it and says how many were skipped.
             """
-    ) { args, _ throws(RuntimeError) in
-        if case .string(let json) = args[5] {
-            guard case .string(let folder) = args[6] else {
+    ) { args, context throws(RuntimeError) in
+        if case .string = args[5] {
+            guard case .string = args[6] else {
                 throw RuntimeError(.argument, "dataset(json:) also needs images: the folder its image paths are relative to", at: args.location)
             }
+            let json = try args.path(5, "json"), folder = try args.path(6, "images")
             let loaded: LlavaDataset
             do { loaded = try LlavaDataset(json: json, images: folder, skipInvalid: try args.bool(7, "skipInvalid")) } catch {
                 throw RuntimeError(.library, "\(error)", at: args.location)
@@ -52,12 +53,23 @@ enum DataBuiltins {
         }
         let seed = try args.int(3, "seed")
         let imageSize = try args.int(4, "imageSize")
-        guard (16...512).contains(imageSize) else { throw RuntimeError(.value, "imageSize must be between 16 and 512, got \(imageSize)", at: args.location) }
-        return .object(miniDataset(task, split: split, size: size, seed: seed, imageSize: imageSize))
+        guard (MiniDataset.smallestImageSize...512).contains(imageSize) else {
+            throw RuntimeError(.value, "imageSize must be between \(MiniDataset.smallestImageSize) and 512, got \(imageSize)", at: args.location)
+        }
+        return .object(try miniDataset(task, split: split, size: size, seed: seed, imageSize: imageSize, args: args, context: context))
     }
 
-    static func miniDataset(_ task: MiniTask, split: String, size: Int?, seed: Int, imageSize: Int) -> DatasetObject {
-        let data = MiniDataset(task, split: split == "test" ? .test : .train, size: size, seed: UInt64(bitPattern: Int64(seed)), imageSize: imageSize)
+    /// Generates a mini dataset, interruptible, sized against the machine's memory first.
+    static func miniDataset(_ task: MiniTask, split: String, size: Int?, seed: Int, imageSize: Int,
+                            args: BoundArguments, context: any CallContext) throws(RuntimeError) -> DatasetObject {
+        let generated = try ModelBuiltins.library(args.location) {
+            try MiniDataset.generate(task, split: split == "test" ? .test : .train, size: size,
+                                     seed: UInt64(bitPattern: Int64(seed)), imageSize: imageSize,
+                                     isCancelled: { context.isCancelled })
+        }
+        guard let data = generated else {
+            throw RuntimeError(.interrupted, "generating \(task.rawValue) was interrupted", at: args.location)
+        }
         let items = data.examples
         return DatasetObject(name: task.rawValue, split: split, group: task.group.rawValue, metric: task.metric.rawValue, items: items)
     }
@@ -68,15 +80,28 @@ enum DataBuiltins {
                   Parameter("seed", "Int", default: .int(0))],
         returns: "[Dataset]",
         doc: "The study's evaluation suite: every mini dataset (seen, unseen and POPE), as an array of datasets."
-    ) { args, _ throws(RuntimeError) in
+    ) { args, context throws(RuntimeError) in
         guard try args.string(0, nil) == "mini" else {
             throw RuntimeError(.value, "the only built-in suite is \"mini\"", at: args.location)
         }
         let split = try args.dotCase(1, "split", allowed: ["train", "test"])
         var size: Int?
-        if case .null = args[2] {} else { size = try args.int(2, "size") }
+        if case .null = args[2] {} else {
+            size = try args.int(2, "size")
+            guard size! >= 0, size! <= 1_000_000 else { throw RuntimeError(.value, "size must be between 0 and 1,000,000, got \(size!)", at: args.location) }
+        }
         let seed = try args.int(3, "seed")
-        return .array(MiniTask.evaluation.map { .object(miniDataset($0, split: split, size: size, seed: seed, imageSize: 64)) })
+        let tasks = MiniTask.evaluation
+        // The whole suite at once must fit, not each dataset alone.
+        let total = tasks.reduce(0) { MemoryBudget.sum($0, MiniDataset.estimatedBytes(size: size ?? $1.defaultSize(split == "test" ? .test : .train), imageSize: 64)) }
+        do { try MemoryBudget.require(total, for: "suite(\"mini\") of \(tasks.count) datasets", advice: "ask for a smaller size:") } catch {
+            throw RuntimeError(.value, "\(error)", at: args.location)
+        }
+        var datasets: [Value] = []
+        for task in tasks {
+            datasets.append(.object(try miniDataset(task, split: split, size: size, seed: seed, imageSize: 64, args: args, context: context)))
+        }
+        return .array(datasets)
     }
 
     static let show = Builtin(

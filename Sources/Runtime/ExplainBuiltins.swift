@@ -201,7 +201,7 @@ struct Explanation {
         let modules = sites.map(\.module)
         switch method {
         case .lora(let c):
-            let scaling = c.alpha / Double(c.rank)
+            let scaling = c.scaling
             return ("a low-rank side branch B·A beside \(list(modules)) in every decoder layer, added to the projection's "
                     + "output; W stays frozen, only A and B train",
                     "h = W x + (α/r) · B A x,  α/r = \(n(c.alpha))/\(c.rank) = \(n(scaling))",

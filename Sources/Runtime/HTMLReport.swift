@@ -3,6 +3,7 @@
 
 import Foundation
 import PEFTLabJSON
+import PEFTLib
 
 /// Collects a script's outputs and writes them as a single HTML file.
 public final class HTMLReport: OutputSink, @unchecked Sendable {
@@ -83,6 +84,6 @@ public final class HTMLReport: OutputSink, @unchecked Sendable {
 
     /// Writes the page atomically (a temporary file, then a rename).
     public func write(to path: String) throws {
-        try Data(page().utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try AtomicFiles.write(Array(page().utf8), to: path)
     }
 }

@@ -66,10 +66,19 @@ final class Interpreter {
             if builtins[name] != nil {
                 throw RuntimeError(.name, "'\(name)' is a built-in function; choose another name", at: location)
             }
-            let value = try evaluate(expr)
+            let value: Value
+            do { value = try evaluate(expr) } catch {
+                // An interrupted call keeps what it made: bound, then the cell fails as interrupted.
+                if let kept = error.kept { declare(name, Variable(value: kept.value, mutable: mutable)) }
+                throw error
+            }
             declare(name, Variable(value: value, mutable: mutable))
         case .assignment(let target, let op, let expr, let location):
-            var value = try evaluate(expr)
+            var value: Value
+            do { value = try evaluate(expr) } catch {
+                if op == "=", let kept = error.kept { try assign(target, kept.value) }
+                throw error
+            }
             if op != "=" {
                 value = try binary(String(op.dropLast()), try evaluate(target), value, location)
             }
@@ -253,6 +262,7 @@ final class Interpreter {
                 case .text(let t): s += t
                 case .expression(let e): s += try evaluate(e).printed
                 }
+                try checkedSize(s, location: expr.location)
             }
             return .string(s)
         case .array(let items, let location):
@@ -363,6 +373,14 @@ final class Interpreter {
 
     // MARK: - Arithmetic
 
+    /// Refuses a string past `Value.maxStringBytes` (a doubling loop would exhaust memory).
+    func checkedSize(_ s: String, location: SourceLocation) throws(RuntimeError) {
+        if s.utf8.count > Value.maxStringBytes {
+            throw RuntimeError(.value, "a string may hold at most \(Value.maxStringBytes >> 20) MB; this one would hold "
+                               + "\(s.utf8.count >> 20) MB", at: location)
+        }
+    }
+
     func binary(_ op: String, _ a: Value, _ b: Value, _ location: SourceLocation) throws(RuntimeError) -> Value {
         switch (a, b) {
         case (.int(let x), .int(let y)):
@@ -383,7 +401,10 @@ final class Interpreter {
             }
         case (.string(let x), .string(let y)):
             switch op {
-            case "+": return .string(x + y)
+            case "+":
+                let joined = x + y
+                try checkedSize(joined, location: location)
+                return .string(joined)
             case "<": return .bool(x < y)
             case "<=": return .bool(x <= y)
             case ">": return .bool(x > y)
@@ -391,6 +412,10 @@ final class Interpreter {
             default: break
             }
         case (.array(let x), .array(let y)) where op == "+":
+            guard x.count + y.count <= Value.maxArrayCount else {
+                throw RuntimeError(.value, "an array may hold at most \(Value.maxArrayCount) elements; this one would hold "
+                                   + "\(x.count + y.count)", at: location)
+            }
             return .array(x + y)
         default: break
         }

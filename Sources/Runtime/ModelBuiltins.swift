@@ -173,7 +173,8 @@ enum ModelBuiltins {
             Hugging Face PEFT layout (by `save` or by Python peft) on a copy of `base`.
             """
     ) { args, _ throws(RuntimeError) in
-        if case .string(let folder) = args[2] {
+        if case .string = args[2] {
+            let folder = try args.path(2, "adapter")
             guard case .object(let base as ModelObject) = args[3] else {
                 throw RuntimeError(.argument, "load(adapter:) also needs on: the base model to put it on", at: args.location)
             }
@@ -184,7 +185,8 @@ enum ModelBuiltins {
             adapted.attachment = try library(args.location) { try loadAdapter(from: folder, into: adapted.module) }
             return .object(adapted)
         }
-        if case .string(let path) = args[1] {
+        if case .string = args[1] {
+            let path = try args.path(1, "config")
             let config = try library(args.location) { try ModelConfig.load(path: path) }
             switch config {
             case .llava(let c):
@@ -197,9 +199,10 @@ enum ModelBuiltins {
                 throw RuntimeError(.value, "\(path) is a CLIP vision config; load a LLaVA or Llama model", at: args.location)
             }
         }
-        guard case .string(let directory) = args[0] else {
+        guard case .string = args[0] else {
             throw RuntimeError(.argument, "load() needs a model folder, or config: a config.json", at: args.location)
         }
+        let directory = try args.path(0, nil)
         let config = try library(args.location) { try ModelConfig.load(path: directory) }
         switch config {
         case .llava:

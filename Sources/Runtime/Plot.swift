@@ -111,7 +111,7 @@ final class PlotObject: RuntimeObject {
                     per SVG unit: 2 gives 1120 × 680), or .json (the Vega-Lite spec). Returns the path.
                     """
             ) { args, _ throws(RuntimeError) in
-                let path = try args.string(0, nil)
+                let path = try args.path(0, nil)
                 let scale = try args.int(1, "scale")
                 if path.hasSuffix(".svg") {
                     try writeFile(SVGPlotRenderer(plot: plot).svg() + "\n", to: path)

@@ -248,8 +248,9 @@ enum StudyBuiltins {
     /// Runs a sweep with one live display over all its runs; an interrupt returns what finished.
     static func sweep(_ a: Arguments, context: any CallContext, title: String,
                       _ body: (SweepStore, () -> Bool, (StudyProgress) -> Void) throws -> StudyResults) throws(RuntimeError) -> Value {
-        let path = try a.string("runs")
+        let path = FilePaths.resolve(try a.string("runs"))
         let store = try ModelBuiltins.library(a.args.location) { try SweepStore(path: path) }
+        for note in store.notes { context.output.write("note: \(note)\n", to: .stderr) }
         var display: ProgressDisplay?
         var last: StudyProgress?
         let results: StudyResults
@@ -273,6 +274,10 @@ enum StudyBuiltins {
         if results.cancelled {
             display?.finish(step: last?.done ?? 0, status: "interrupted: \(results.finished) of \(results.runs) runs finished "
                             + "and stored in \(path); run the cell again to continue")
+            // Interrupted as a cell is (the queue stops); what finished is bound and stored.
+            throw RuntimeError(.interrupted, "interrupted: \(results.finished) of \(results.runs) runs finished and are "
+                               + "stored in \(path); run the cell again to continue", at: a.args.location,
+                               keeping: .object(StudyResultsObject(results)))
         } else {
             let stored = results.skipped > 0 ? ", \(results.skipped) stored before" : ""
             display?.finish(step: last?.total ?? 0,

@@ -92,7 +92,7 @@ public final class TableObject: RuntimeObject {
         case "save":
             return method("save", [Parameter(nil, "String")], returns: "String",
                           doc: "Writes the table to a .csv or .json file (by its extension); returns the path.") { args throws(RuntimeError) in
-                let path = try args.string(0, nil)
+                let path = try args.path(0, nil)
                 let text: String
                 if path.hasSuffix(".csv") { text = table.csv() }
                 else if path.hasSuffix(".json") { text = TableRendering.json(table).prettySerialized() + "\n" }
@@ -152,11 +152,7 @@ func writeFile(_ text: String, to path: String) throws(RuntimeError) {
 
 /// Writes bytes to a file atomically, creating its folder; errors say which file.
 func writeFile(_ bytes: [UInt8], to path: String) throws(RuntimeError) {
-    let url = URL(fileURLWithPath: path)
-    do {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(bytes).write(to: url, options: .atomic)
-    } catch {
-        throw RuntimeError(.value, "cannot write \(path): \(error.localizedDescription)")
+    do { try AtomicFiles.write(bytes, to: path) } catch {
+        throw RuntimeError(.value, "\(error)")
     }
 }

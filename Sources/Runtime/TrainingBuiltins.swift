@@ -175,6 +175,11 @@ enum TrainingBuiltins {
         if outcome.cancelled {
             display.finish(step: outcome.completedSteps, metrics: last,
                            status: "interrupted after step \(run.run.step); the run keeps it — run.train(steps:) continues")
+            // The cell fails as an interrupted cell does (the queue behind it stops); the run,
+            // with every finished step, is still bound.
+            throw RuntimeError(.interrupted, "training interrupted after step \(run.run.step); the run keeps its "
+                               + "\(run.run.step) steps — run.train(steps:) continues it", at: args.location,
+                               keeping: .object(run))
         } else {
             display.finish(step: outcome.completedSteps, metrics: last,
                            status: start == 0 ? "done" : "done; the run is at step \(run.run.step)")
@@ -273,7 +278,7 @@ enum TrainingBuiltins {
         switch args[1] {
         case .null: image = nil
         case .object(let i as ImageObject): image = i.image
-        case .string(let path): image = try ModelBuiltins.library(args.location) { try RGBImage(contentsOf: path) }
+        case .string: image = try ModelBuiltins.library(args.location) { try RGBImage(contentsOf: try args.path(1, "image")) }
         default: throw args.fail(1, "an Image or an image file path", got: args[1], label: "image")
         }
         let question = try args.string(2, nil), maxTokens = try args.int(3, "maxTokens")
@@ -299,7 +304,7 @@ enum TrainingBuiltins {
         guard let attachment = model.attachment else {
             throw RuntimeError(.value, "save needs an adapted model or a run; this model has no method attached", at: args.location)
         }
-        let folder = try args.string(1, nil)
+        let folder = try args.path(1, nil)
         try ModelBuiltins.library(args.location) { try saveAdapter(model.module, attachment: attachment, to: folder) }
         return .string(folder)
     }

@@ -69,10 +69,22 @@ public struct RuntimeError: Error, Sendable, Equatable {
     public var kind: Kind
     public var message: String
     public var location: SourceLocation?
+    /// What an interrupted call made before it stopped (a run with its finished steps, the
+    /// study's finished runs): `let run = train(…)` binds it although the cell fails, so
+    /// nothing is lost while the queue of cells behind it stops.
+    public var kept: KeptValue?
 
-    public init(_ kind: Kind, _ message: String, at location: SourceLocation? = nil) {
+    public init(_ kind: Kind, _ message: String, at location: SourceLocation? = nil, keeping kept: Value? = nil) {
         self.kind = kind; self.message = message; self.location = location
+        self.kept = kept.map(KeptValue.init)
     }
+}
+
+/// A value carried by an error (compared by identity, so errors stay Equatable).
+public final class KeptValue: Sendable, Equatable {
+    public let value: Value
+    init(_ value: Value) { self.value = value }
+    public static func == (a: KeptValue, b: KeptValue) -> Bool { a === b }
 }
 
 /// Data in several MIME types with metadata: how a value shows in Jupyter.
@@ -88,6 +100,10 @@ public struct MIMEBundle: Sendable, Equatable {
 extension Value {
     /// How deep arrays and dictionaries may nest.
     public static let maxNesting = 200
+    /// The largest string a cell may build (256 MB): past it an error, not a failed allocation.
+    public static let maxStringBytes = 1 << 28
+    /// The most elements an array may hold.
+    public static let maxArrayCount = 1 << 24
 
     /// The nesting depth of containers, walked without recursion; stops counting past `limit`.
     public func nestingDepth(limit: Int) -> Int {

@@ -307,3 +307,27 @@ struct MessageSignerTests {
         #expect(signer.signature(of: [bytes("ab")]) != signer.signature(of: [bytes("ba")]))
     }
 }
+
+@Suite("Replay protection")
+struct ReplayTests {
+    @Test("a signed message decoded twice is a replay the second time; another message is not")
+    func replayedSignature() throws {
+        let v = WireVector.named("execute_request")
+        let codec = WireCodec(key: v.key, history: SignatureHistory())
+        _ = try codec.decode(v.frames)
+        #expect(throws: WireError.replayed) { try codec.decode(v.frames) }
+        // A codec without a history (reading test vectors) decodes the same frames again.
+        _ = try WireCodec(key: v.key).decode(v.frames)
+        _ = try WireCodec(key: v.key).decode(v.frames)
+    }
+
+    @Test("the history is bounded: past its capacity the oldest signatures are forgotten")
+    func boundedHistory() {
+        let history = SignatureHistory(capacity: 3)
+        let signatures = (0..<5).map { Array("sig-\($0)".utf8) }
+        for s in signatures { #expect(history.insert(s)) }
+        #expect(!history.insert(signatures[4]) && !history.insert(signatures[2]))
+        #expect(history.insert(signatures[0]), "forgotten after three newer ones")
+        #expect(history.insert([]) && history.insert([]), "an unsigned session has no replays")
+    }
+}

@@ -51,4 +51,8 @@ private struct Expected: Decodable {
     @Test func loraAllSeven() throws { try check("lora-all") }
     @Test func ia3KVDown() throws { try check("ia3") }
     @Test func adapterMLP() throws { try check("adapter-mlp") }
+    // peft's own options, in files Python peft wrote.
+    @Test func loraRankStabilised() throws { try check("lora-rslora") }
+    @Test func loraRankAndAlphaPatterns() throws { try check("lora-patterns") }
+    @Test func ia3RegexTargets() throws { try check("ia3-regex") }
 }

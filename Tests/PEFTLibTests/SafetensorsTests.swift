@@ -171,17 +171,21 @@ private func rawFile(header: String, dataBytes: Int, length: UInt64? = nil) -> [
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["adapter_model.safetensors"])
     }
 
-    @Test func rejectsBadEntriesAndAMissingFolder() throws {
+    @Test func rejectsBadEntriesAndAFolderThatCannotBe() throws {
         var writer = SafetensorsWriter()
         #expect(throws: SafetensorsError.self) { try writer.add("x", shape: [2, 2], values: [1, 2, 3]) }
         #expect(throws: SafetensorsError.self) { try writer.add("__metadata__", shape: [1], values: [1]) }
         try writer.add("x", shape: [1], values: [1])
         #expect(throws: SafetensorsError.self) { try writer.add("x", shape: [1], values: [2]) }
+        // Its folder would have to be made inside a file.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("peftlab-file-\(UUID().uuidString)").path
+        try "x".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
         do {
-            try writer.write(to: "/nonexistent-folder-peftlab/x.safetensors")
+            try writer.write(to: file + "/x.safetensors")
             Issue.record("expected an error")
         } catch let error as SafetensorsError {
-            #expect(error.description.contains("/nonexistent-folder-peftlab/x.safetensors"))
+            #expect(error.description.contains(file) && error.description.contains("not a folder"), "\(error)")
         }
     }
 }

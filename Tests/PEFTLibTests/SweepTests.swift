@@ -63,7 +63,7 @@ struct SweepTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-bad-\(UInt32.random(in: 0...UInt32.max)).jsonl").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try "{\"settings\": [], \"results\": []}\n{broken\n".write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(throws: TableError("\(path): line 2 is not a sweep record; remove it or the file to start over")) {
+        #expect(throws: TableError("\(path): line 2 is not a sweep record; remove that line (the other lines are finished runs) or the file to start over")) {
             _ = try SweepStore(path: path)
         }
     }

@@ -126,7 +126,8 @@ struct StudyBuiltinsTests {
                      runs: "\(folder)/runs.jsonl")
             """
         let lines = { ((try? String(contentsOfFile: folder + "/runs.jsonl", encoding: .utf8)) ?? "").split(separator: "\n").count }
-        _ = c.session.execute("let first = " + cell, output: InterruptAtText(c.session, at: "run 2/3"))
+        let interrupted = c.session.execute("let first = " + cell, output: InterruptAtText(c.session, at: "run 2/3"))
+        #expect(interrupted.error?.name == "Interrupted", "an interrupted sweep fails as an interrupted cell does")
         #expect(c.value("first.finished") == "1")
         #expect(c.value("first.interrupted") == "true")
         #expect(c.value("first.count") == "1")

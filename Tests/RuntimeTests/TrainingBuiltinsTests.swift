@@ -89,11 +89,14 @@ struct TrainingBuiltinsTests {
         #expect(c.value("a.loss == d.loss") == "false")
     }
 
-    @Test("an interrupt stops training at a step boundary and the run is kept")
+    @Test("an interrupt stops training at a step boundary: the cell fails as interrupted (the queue stops), the run is kept")
     func interrupt() {
         let c = prepared()
         c.value("let tuned = attach(base, lora(rank: 4))")
-        _ = c.session.execute("let run = train(tuned, on: trainSet, steps: 1000, batch: 2)", output: InterruptAtFirstDisplay(c.session))
+        let result = c.session.execute("let run = train(tuned, on: trainSet, steps: 1000, batch: 2)",
+                                       output: InterruptAtFirstDisplay(c.session))
+        #expect(result.error?.name == "Interrupted")
+        #expect(result.error?.message.contains("the run keeps its") == true)
         let steps = Int(c.value("run.step")) ?? -1
         #expect(steps >= 1 && steps < 1000)
         c.value("run.train(steps: 1)")

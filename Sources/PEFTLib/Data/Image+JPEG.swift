@@ -12,7 +12,7 @@ extension RGBImage {
         var message = [CChar](repeating: 0, count: 256)
         let status = data.withUnsafeBufferPointer { bytes in
             message.withUnsafeMutableBufferPointer { text in
-                peftlab_jpeg_decode_rgb(bytes.baseAddress, bytes.count, &pixels, &width, &height,
+                peftlab_jpeg_decode_rgb(bytes.baseAddress, bytes.count, RGBImage.maximumPixels, &pixels, &width, &height,
                                         text.baseAddress, text.count)
             }
         }

@@ -17,6 +17,7 @@ extension RGBImage {
             defer { png_image_free(&image) }
             image.format = png_uint_32(PNG_FORMAT_RGB)
             let width = Int(image.width), height = Int(image.height)
+            try RGBImage.requireDecodable(width: width, height: height, file: name, format: "PNG")
             var pixels = [UInt8](repeating: 0, count: width * height * 3)
             let finished = pixels.withUnsafeMutableBytes { out in
                 png_image_finish_read(&image, nil, out.baseAddress, png_int_32(width * 3), nil)

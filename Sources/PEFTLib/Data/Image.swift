@@ -84,6 +84,20 @@ public struct RGB: Sendable, Equatable, Hashable {
 }
 
 /// Why an image could not be read or written; every case names the file (or "<memory>").
+extension RGBImage {
+    /// The most pixels a decoded image may have (Pillow's `MAX_IMAGE_PIXELS`, about 256 MB of
+    /// RGB): a small file whose header claims more is refused before anything is allocated.
+    public static let maximumPixels = 89_478_485
+
+    /// Refuses dimensions beyond `maximumPixels`, naming the file.
+    static func requireDecodable(width: Int, height: Int, file: String, format: String) throws {
+        if width.multipliedReportingOverflow(by: height).partialValue > maximumPixels || width > 1 << 24 || height > 1 << 24 {
+            throw ImageError.corrupt(file: file, format: format, reason: "the image is \(width) × \(height) pixels, "
+                                     + "more than the \(maximumPixels) pixels allowed (a damaged or hostile header?)")
+        }
+    }
+}
+
 public enum ImageError: Error, Equatable, CustomStringConvertible {
     case unreadable(file: String, reason: String)
     case unknownFormat(file: String)
@@ -119,9 +133,6 @@ extension RGBImage {
 
     /// Writes the image as PNG.
     public func writePNG(to path: String) throws {
-        let bytes = try encodePNG()
-        do { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw ImageError.encodeFailed(file: path, reason: "\(error.localizedDescription)")
-        }
+        try AtomicFiles.write(try encodePNG(), to: path)
     }
 }

@@ -40,7 +40,7 @@ public struct CLIPPreprocessorConfig: Codable, Sendable, Equatable {
             throw DataError.missingFile(path)
         }
         do { self = try JSONDecoder().decode(CLIPPreprocessorConfig.self, from: data) } catch {
-            throw DataError.malformed(file: path, record: nil, reason: "\(error)")
+            throw DataError.malformed(file: path, record: nil, reason: describeDecoding(error))
         }
     }
 

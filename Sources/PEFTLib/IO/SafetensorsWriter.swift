@@ -1,6 +1,6 @@
 // Writes Float32 tensors as a safetensors file in the layout of the Python `safetensors` library:
 // tensors sorted by name, compact JSON header with "__metadata__" first, header padded with spaces
-// to a multiple of 8 bytes, data contiguous. Written atomically (temp file beside it + rename).
+// to a multiple of 8 bytes, data contiguous. Written atomically (AtomicFiles).
 
 import Foundation
 #if canImport(Glibc)
@@ -81,57 +81,27 @@ public struct SafetensorsWriter: Sendable {
         return data
     }
 
-    /// Writes the file to `path` atomically: a temporary file in the same folder, flushed, then renamed over `path`.
+    /// Writes the file to `path` atomically (`AtomicFiles`: a temporary sibling, flushed, renamed).
     public func write(to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let folder = url.deletingLastPathComponent().path
-        let temp = folder + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
-        guard fd >= 0 else {
-            throw SafetensorsError.io(file: path, reason: "cannot create a temporary file in '\(folder)' (\(String(cString: strerror(errno))))")
-        }
-        var succeeded = false
-        defer {
-            if !succeeded { close(fd); unlink(temp) }
-        }
-        func writeAll(_ raw: UnsafeRawBufferPointer) throws {
-            var done = 0
-            while done < raw.count {
-                let n = posixWrite(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw SafetensorsError.io(file: path, reason: "write failed (\(String(cString: strerror(errno))))")
+        do {
+            try AtomicFiles.write(to: path) { append in
+                let header = headerBytes()
+                try withUnsafeBytes(of: UInt64(header.count).littleEndian) { try append($0) }
+                try header.withUnsafeBytes { try append($0) }
+                for name in names {
+                    #if _endian(big)
+                    let littleEndian = entries[name]!.values.map { $0.bitPattern.littleEndian }
+                    try littleEndian.withUnsafeBytes { try append($0) }
+                    #else
+                    try entries[name]!.values.withUnsafeBytes { try append($0) }
+                    #endif
                 }
-                done += n
             }
-        }
-        let header = headerBytes()
-        try withUnsafeBytes(of: UInt64(header.count).littleEndian) { try writeAll($0) }
-        try header.withUnsafeBytes { try writeAll($0) }
-        for name in names {
-            #if _endian(big)
-            let littleEndian = entries[name]!.values.map { $0.bitPattern.littleEndian }
-            try littleEndian.withUnsafeBytes { try writeAll($0) }
-            #else
-            try entries[name]!.values.withUnsafeBytes { try writeAll($0) }
-            #endif
-        }
-        guard fsync(fd) == 0 else { throw SafetensorsError.io(file: path, reason: "fsync failed (\(String(cString: strerror(errno))))") }
-        guard close(fd) == 0 else {
-            unlink(temp); succeeded = true
-            throw SafetensorsError.io(file: path, reason: "close failed (\(String(cString: strerror(errno))))")
-        }
-        succeeded = true
-        guard rename(temp, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temp)
-            throw SafetensorsError.io(file: path, reason: "cannot rename the temporary file into place (\(reason))")
+        } catch let error as FileWriteError {
+            throw SafetensorsError.io(file: error.path, reason: error.reason)
         }
     }
 }
-
-/// `write(2)`, named apart from `SafetensorsWriter.write(to:)`.
-private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }
 
 /// A JSON string literal escaped as serde_json escapes it (quote, backslash, control characters).
 func safetensorsJSONString(_ s: String) -> String {

@@ -509,7 +509,7 @@ public enum ModelConfig: Sendable, Equatable {
         } catch let error as ConfigError {
             throw error
         } catch {
-            throw ConfigError(field: "", problem: "not a valid JSON object (\(error))")
+            throw ConfigError(field: "", problem: describeDecoding(error))
         }
         let architecture = probe.architectures?.first
         let kind: String
@@ -534,7 +534,7 @@ public enum ModelConfig: Sendable, Equatable {
         } catch let error as ConfigError {
             throw error
         } catch {
-            throw ConfigError(field: "", problem: "cannot decode (\(error))")
+            throw ConfigError(field: "", problem: describeDecoding(error))
         }
     }
 

@@ -23,8 +23,8 @@ extension LlavaForConditionalGeneration {
         try writer.write(to: (directory as NSString).appendingPathComponent("model.safetensors"))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(config).write(to: URL(fileURLWithPath: (directory as NSString).appendingPathComponent("config.json")),
-                                         options: .atomic)
+        try AtomicFiles.write(Array(try encoder.encode(config)),
+                              to: (directory as NSString).appendingPathComponent("config.json"))
     }
 }
 

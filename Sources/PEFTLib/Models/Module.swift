@@ -138,11 +138,22 @@ extension Module {
                 throw WeightLoadingError.shapeMismatch(file: file.path, key: key, expected: tensor.shape, found: info.shape)
             }
         }
+        var nonFinite: [String] = []
         for (path, tensor) in parameters {
             let (file, key) = source[path]!
             try tensor.withUnsafeMutableBufferPointer { try file.readFloats(key, into: $0) }
+            if !tensor.withUnsafeBufferPointer(allFinite) { nonFinite.append(key) }
         }
+        // A damaged file or a diverged training: a model that would answer nothing but "".
+        if !nonFinite.isEmpty { throw WeightLoadingError.nonFinite(file: place, keys: nonFinite) }
     }
+}
+
+/// True when no value is NaN or infinite (the sum of x·0 is NaN exactly when some x is).
+func allFinite(_ values: UnsafeBufferPointer<Float>) -> Bool {
+    var probe: Float = 0
+    for v in values { probe += v * 0 }
+    return probe == 0
 }
 
 // MARK: - Errors
@@ -155,6 +166,8 @@ public enum WeightLoadingError: Error, CustomStringConvertible, Equatable, Senda
     case unexpected(file: String, keys: [String])
     /// A tensor whose shape differs from the parameter's.
     case shapeMismatch(file: String, key: String, expected: [Int], found: [Int])
+    /// Tensors holding NaN or infinite values.
+    case nonFinite(file: String, keys: [String])
 
     public var description: String {
         func list(_ keys: [String]) -> String {
@@ -167,6 +180,9 @@ public enum WeightLoadingError: Error, CustomStringConvertible, Equatable, Senda
             return "checkpoint '\(file)' has \(keys.count) unexpected weight(s): \(list(keys))"
         case let .shapeMismatch(file, key, expected, found):
             return "checkpoint '\(file)': weight \(key) has shape \(found), the model expects \(expected)"
+        case let .nonFinite(file, keys):
+            return "checkpoint '\(file)' holds NaN or infinite values in \(keys.count) weight(s): \(list(keys)); "
+                + "the file is damaged or was saved from a diverged training"
         }
     }
 }

@@ -88,6 +88,8 @@ public final class LoRALinear: PEFTLayer {
     public let rank: Int
     public let alpha: Float
     public let dropoutProbability: Float
+    /// Rank-stabilised scaling α / √r (peft's `use_rslora`).
+    public let rsLoRA: Bool
     public var isTraining = true
     /// True while the update is folded into the base weight.
     public private(set) var isMerged = false
@@ -95,31 +97,32 @@ public final class LoRALinear: PEFTLayer {
 
     public var inFeatures: Int { baseLayer.inFeatures }
     public var outFeatures: Int { baseLayer.outFeatures }
-    /// α / r.
-    public var scaling: Float { alpha / Float(rank) }
+    /// α / r (α / √r with rsLoRA).
+    public var scaling: Float { Float(LoRAConfiguration.scaling(rank: rank, alpha: Double(alpha), rsLoRA: rsLoRA)) }
 
     /// Wraps `base` with A Kaiming-uniform (a = √5) and B zeros, as peft initialises them.
     public static func from(base: any LinearLayer, rank: Int, alpha: Float, dropout: Float = 0,
-                            generator: inout RandomGenerator) throws -> LoRALinear {
+                            rsLoRA: Bool = false, generator: inout RandomGenerator) throws -> LoRALinear {
         if rank <= 0 { throw PEFTError.nonPositive(field: "LoRA rank", value: Double(rank)) }
         if alpha <= 0 { throw PEFTError.nonPositive(field: "LoRA alpha", value: Double(alpha)) }
         let meta = base.namedParameters().contains { $0.tensor.isMeta }
         var factory = PEFTParameterFactory(meta: meta, generator: generator.split())
         let a = try factory.kaimingUniform([rank, base.inFeatures])     // (r, in)
         let b = try factory.constant([base.outFeatures, rank], 0)       // (out, r)
-        return LoRALinear(base: base, a: a, b: b, alpha: alpha, dropout: dropout,
+        return LoRALinear(base: base, a: a, b: b, alpha: alpha, dropout: dropout, rsLoRA: rsLoRA,
                           generator: generator.split())
     }
 
     /// Wraps `base` with given A (r, in) and B (out, r) (loading a saved adapter).
     public init(base: any LinearLayer, a: Tensor, b: Tensor, alpha: Float, dropout: Float = 0,
-                generator: RandomGenerator = RandomGenerator(seed: 0)) {
+                rsLoRA: Bool = false, generator: RandomGenerator = RandomGenerator(seed: 0)) {
         baseLayer = base
         loraA = Linear(weight: a)
         loraB = Linear(weight: b)
         rank = a.shape[0]
         self.alpha = alpha
         dropoutProbability = dropout
+        self.rsLoRA = rsLoRA
         self.generator = generator
     }
 

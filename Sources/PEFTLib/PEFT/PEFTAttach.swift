@@ -193,11 +193,27 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
         case let .modules(list): names = list
         }
         let targets = try host.resolve(names, root: model)
+        // A rank past a projection's widths adds nothing (B·A has rank at most min(in, out)).
+        for t in targets {
+            let p = host.projection(layer: t.layer, name: t.name), rank = c.rankAndAlpha(forModule: t.path).rank
+            if rank > max(p.inFeatures, p.outFeatures) {
+                throw PEFTError.invalidValue(field: "LoRA rank", detail: "\(rank) is larger than \(t.name)'s widths "
+                                             + "(\(p.inFeatures) → \(p.outFeatures)); B·A has rank at most \(min(p.inFeatures, p.outFeatures))")
+            }
+        }
+        // Sized before anything is allocated: A (r, in) and B (out, r) per module.
+        try requireMemory(host, "LoRA of rank \(c.rank) on \(targets.count) modules", advice: "use a smaller rank",
+                          targets.map { t in
+                              let p = host.projection(layer: t.layer, name: t.name)
+                              return MemoryBudget.product(c.rankAndAlpha(forModule: t.path).rank, p.inFeatures + p.outFeatures)
+                          })
         // Validate all before changing the model.
         var replacements: [(Int, String, any LinearLayer)] = []
         for t in targets {
-            let lora = try LoRALinear.from(base: host.projection(layer: t.layer, name: t.name), rank: c.rank,
-                                           alpha: Float(c.alpha), dropout: Float(c.dropout), generator: &generator)
+            let (rank, alpha) = c.rankAndAlpha(forModule: t.path)
+            let lora = try LoRALinear.from(base: host.projection(layer: t.layer, name: t.name), rank: rank,
+                                           alpha: Float(alpha), dropout: Float(c.dropout), rsLoRA: c.useRSLoRA,
+                                           generator: &generator)
             replacements.append((t.layer, t.name, lora))
         }
         for (l, n, r) in replacements { host.setProjection(layer: l, name: n, to: r) }
@@ -212,10 +228,9 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
         case let .modules(list): names = list
         }
         let targets = try host.resolve(names, root: model)
-        let feedforward = Set(c.feedforwardModules.map(expandProjectionName))
         var replacements: [(Int, String, any LinearLayer)] = []
         for t in targets {
-            let isFF = feedforward.contains(t.name) || feedforward.contains { t.path.hasSuffix("." + $0) || t.path == $0 }
+            let isFF = c.isFeedforward(path: t.path, name: t.name)
             replacements.append((t.layer, t.name, try IA3Linear.from(base: host.projection(layer: t.layer, name: t.name),
                                                                      feedforward: isFF)))
         }
@@ -240,6 +255,9 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
         }
         var replacements: [(Int, String, any LinearLayer)] = []
         var paths: [String] = []
+        try requireMemory(host, "an adapter of size \(c.bottleneckSize)", advice: "use a smaller size",
+                          placements.map { _ in MemoryBudget.product(c.bottleneckSize, 2 * max(config.hiddenSize, config.intermediateSize),
+                                                                    config.numHiddenLayers) })
         for (name, seriesPlacement) in placements {
             for t in try host.resolve([name], root: model) {
                 let placement = c.style == .parallel ? AdapterPlacement.parallel : seriesPlacement
@@ -257,6 +275,15 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
 
     case let .prefix(c):
         let meta = host.languageModel.embedTokens.weight.isMeta
+        guard c.virtualTokens < config.maxPositionEmbeddings else {
+            throw PEFTError.invalidValue(field: "prefix virtual tokens", detail: "\(c.virtualTokens) is not below the model's "
+                                         + "max_position_embeddings \(config.maxPositionEmbeddings)")
+        }
+        let width = 2 * config.numHiddenLayers * config.kvDim
+        let hidden = c.encoderHiddenSize ?? config.kvDim
+        try requireMemory(host, "a prefix of \(c.virtualTokens) tokens", advice: "use fewer virtual tokens",
+                          [MemoryBudget.product(c.virtualTokens, width),
+                           c.projection ? MemoryBudget.product(hidden, MemoryBudget.sum(width, config.kvDim, c.virtualTokens)) : 0])
         let encoder = try PrefixEncoder(configuration: c, layers: config.numHiddenLayers, kvDim: config.kvDim,
                                         meta: meta, generator: &generator)
         // Every forward pass asks the encoder for each layer's virtual keys and values, so
@@ -278,6 +305,14 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
     if connectorMode == .tuned { host.connector?.unfreeze() }
     return PEFTAttachment(method: method, connector: connectorMode, adaptedModules: adapted, prefix: prefix,
                           languageModelPath: host.languageModelPath)
+}
+
+/// Refuses a method whose parameters (float counts per part) the machine cannot hold, before
+/// they are allocated (a meta model, which allocates nothing, is never refused).
+private func requireMemory(_ host: PEFTHost, _ request: String, advice: String, _ counts: [Int]) throws {
+    if host.languageModel.embedTokens.weight.isMeta { return }
+    let floats = counts.reduce(0) { MemoryBudget.sum($0, $1) }
+    try MemoryBudget.require(MemoryBudget.product(floats, 4), for: request, advice: advice)
 }
 
 /// Puts the base projections back in place of every PEFT layer (unmerging LoRA and IA3 first).

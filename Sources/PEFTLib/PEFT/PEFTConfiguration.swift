@@ -110,24 +110,37 @@ public struct LoRAConfiguration: Codable, Sendable, Equatable {
     public var alpha: Double
     public var dropout: Double
     public var targets: PEFTLocation
+    /// Rank-stabilised LoRA (peft's `use_rslora`): the update is scaled by α / √r, not α / r.
+    public var useRSLoRA: Bool
+    /// Per-module ranks and alphas (peft's `rank_pattern`, `alpha_pattern`): a module whose path
+    /// ends with a match of the pattern (`(.*\.)?(pattern)$`) takes its value, others `rank`, `alpha`.
+    public var rankPattern: [String: Int]
+    public var alphaPattern: [String: Double]
 
     enum CodingKeys: String, CodingKey {
         case rank = "r", alpha = "lora_alpha", dropout = "lora_dropout", targets = "target_modules"
+        case useRSLoRA = "use_rslora", rankPattern = "rank_pattern", alphaPattern = "alpha_pattern"
     }
 
     /// The study's setting: r = 128, α = 256, dropout 0.05, all seven projections.
     public static let study = LoRAConfiguration(uncheckedRank: 128, alpha: 256, dropout: 0.05, targets: .both)
 
-    public init(rank: Int, alpha: Double, dropout: Double = 0, targets: PEFTLocation = .both) throws {
-        self.init(uncheckedRank: rank, alpha: alpha, dropout: dropout, targets: targets)
+    public init(rank: Int, alpha: Double, dropout: Double = 0, targets: PEFTLocation = .both,
+                useRSLoRA: Bool = false, rankPattern: [String: Int] = [:], alphaPattern: [String: Double] = [:]) throws {
+        self.init(uncheckedRank: rank, alpha: alpha, dropout: dropout, targets: targets, useRSLoRA: useRSLoRA,
+                  rankPattern: rankPattern, alphaPattern: alphaPattern)
         try validate()
     }
 
-    private init(uncheckedRank rank: Int, alpha: Double, dropout: Double, targets: PEFTLocation) {
+    private init(uncheckedRank rank: Int, alpha: Double, dropout: Double, targets: PEFTLocation,
+                 useRSLoRA: Bool = false, rankPattern: [String: Int] = [:], alphaPattern: [String: Double] = [:]) {
         self.rank = rank
         self.alpha = alpha
         self.dropout = dropout
         self.targets = targets
+        self.useRSLoRA = useRSLoRA
+        self.rankPattern = rankPattern
+        self.alphaPattern = alphaPattern
     }
 
     public init(from decoder: Decoder) throws {
@@ -136,15 +149,47 @@ public struct LoRAConfiguration: Codable, Sendable, Equatable {
         alpha = try c.decodeIfPresent(Double.self, forKey: .alpha) ?? 8
         dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? 0
         targets = try c.decodeIfPresent(PEFTLocation.self, forKey: .targets) ?? .modules(["q_proj", "v_proj"])
+        useRSLoRA = try c.decodeIfPresent(Bool.self, forKey: .useRSLoRA) ?? false
+        rankPattern = try c.decodeIfPresent([String: Int].self, forKey: .rankPattern) ?? [:]
+        alphaPattern = try c.decodeIfPresent([String: Double].self, forKey: .alphaPattern) ?? [:]
         try validate()
     }
 
-    /// α / r, the factor of the low-rank update.
-    public var scaling: Double { alpha / Double(rank) }
+    /// The factor of the low-rank update: α / r, or α / √r with rsLoRA.
+    public var scaling: Double { Self.scaling(rank: rank, alpha: alpha, rsLoRA: useRSLoRA) }
+
+    static func scaling(rank: Int, alpha: Double, rsLoRA: Bool) -> Double {
+        rsLoRA ? alpha / Double(rank).squareRoot() : alpha / Double(rank)
+    }
+
+    /// The rank and alpha of the module at `path` (the patterns first, longest pattern first).
+    public func rankAndAlpha(forModule path: String) -> (rank: Int, alpha: Double) {
+        func lookup<V>(_ patterns: [String: V]) -> V? {
+            for pattern in patterns.keys.sorted(by: { $0.count != $1.count ? $0.count > $1.count : $0 < $1 }) {
+                if path.range(of: "^(.*\\.)?(" + pattern + ")$", options: .regularExpression) != nil {
+                    return patterns[pattern]
+                }
+            }
+            return nil
+        }
+        return (lookup(rankPattern) ?? rank, lookup(alphaPattern) ?? alpha)
+    }
 
     func validate() throws {
-        if rank <= 0 { throw PEFTError.nonPositive(field: "LoRA rank", value: Double(rank)) }
-        if alpha <= 0 { throw PEFTError.nonPositive(field: "LoRA alpha", value: alpha) }
+        for (pattern, r) in rankPattern.map({ ($0.key, $0.value) }) + [("", rank)] where r <= 0 {
+            throw PEFTError.nonPositive(field: pattern.isEmpty ? "LoRA rank" : "LoRA rank_pattern '\(pattern)'", value: Double(r))
+        }
+        for (pattern, a) in alphaPattern.map({ ($0.key, $0.value) }) + [("", alpha)] {
+            let field = pattern.isEmpty ? "LoRA alpha" : "LoRA alpha_pattern '\(pattern)'"
+            if !(a > 0) { throw PEFTError.nonPositive(field: field, value: a) }
+            if !Float(a).isFinite || a > 1e6 {
+                throw PEFTError.invalidValue(field: field, detail: "\(a) is beyond 10⁶ (the update would overflow)")
+            }
+        }
+        for pattern in Array(rankPattern.keys) + Array(alphaPattern.keys)
+        where (try? NSRegularExpression(pattern: pattern)) == nil {
+            throw PEFTError.invalidValue(field: "LoRA rank/alpha pattern", detail: "'\(pattern)' is not a regular expression")
+        }
         if !(0..<1).contains(dropout) {
             throw PEFTError.invalidValue(field: "LoRA dropout", detail: "\(dropout) is not in [0, 1)")
         }
@@ -157,8 +202,10 @@ public struct LoRAConfiguration: Codable, Sendable, Equatable {
 /// (feed-forward) they scale the input.
 public struct IA3Configuration: Codable, Sendable, Equatable {
     public var targets: PEFTLocation
-    /// Modules whose input (not output) is scaled; peft's `feedforward_modules`.
+    /// Modules whose input (not output) is scaled; peft's `feedforward_modules` as a list.
     public var feedforwardModules: [String]
+    /// peft's `feedforward_modules` as a string: a regex a module's whole path matches.
+    public var feedforwardRegex: String?
 
     enum CodingKeys: String, CodingKey {
         case targets = "target_modules", feedforwardModules = "feedforward_modules"
@@ -167,15 +214,39 @@ public struct IA3Configuration: Codable, Sendable, Equatable {
     /// The study's setting: k, v and down_proj.
     public static let study = IA3Configuration(targets: .both)
 
-    public init(targets: PEFTLocation = .both, feedforwardModules: [String] = ["down_proj"]) {
+    public init(targets: PEFTLocation = .both, feedforwardModules: [String] = ["down_proj"],
+                feedforwardRegex: String? = nil) {
         self.targets = targets
         self.feedforwardModules = feedforwardModules
+        self.feedforwardRegex = feedforwardRegex
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         targets = try c.decodeIfPresent(PEFTLocation.self, forKey: .targets) ?? .both
-        feedforwardModules = try c.decodeIfPresent([String].self, forKey: .feedforwardModules) ?? ["down_proj"]
+        if let regex = try? c.decodeIfPresent(String.self, forKey: .feedforwardModules) {
+            feedforwardModules = []
+            feedforwardRegex = regex
+        } else {
+            feedforwardModules = try c.decodeIfPresent([String].self, forKey: .feedforwardModules) ?? ["down_proj"]
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(targets, forKey: .targets)
+        if let feedforwardRegex { try c.encode(feedforwardRegex, forKey: .feedforwardModules) } else {
+            try c.encode(feedforwardModules, forKey: .feedforwardModules)
+        }
+    }
+
+    /// True when the module at `path` (named `name`) has its input scaled.
+    func isFeedforward(path: String, name: String) -> Bool {
+        if let feedforwardRegex {
+            return path.range(of: "^(?:" + feedforwardRegex + ")$", options: .regularExpression) != nil
+        }
+        let names = Set(feedforwardModules.map(expandProjectionName))
+        return names.contains(name) || names.contains { path.hasSuffix("." + $0) || path == $0 }
     }
 }
 

@@ -87,7 +87,8 @@ public func saveAdapter(_ model: any Module, attachment: PEFTAttachment, to dire
     case let .lora(c):
         config.merge(["peft_type": "LORA", "r": c.rank, "lora_alpha": c.alpha, "lora_dropout": c.dropout,
                       "target_modules": targets.json, "bias": "none", "fan_in_fan_out": false,
-                      "init_lora_weights": true, "use_rslora": false, "use_dora": false]) { $1 }
+                      "init_lora_weights": true, "use_rslora": c.useRSLoRA, "use_dora": false,
+                      "rank_pattern": c.rankPattern, "alpha_pattern": c.alphaPattern]) { $1 }
     case let .ia3(c):
         config.merge(["peft_type": "IA3", "target_modules": targets.json,
                       "feedforward_modules": targets.feedforward(c.feedforwardModules, adapted: attachment.adaptedModules),
@@ -121,10 +122,26 @@ public func saveAdapter(_ model: any Module, attachment: PEFTAttachment, to dire
     } else {
         config["modules_to_save"] = NSNull()
     }
-    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let json = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
-    try json.write(to: URL(fileURLWithPath: directory + "/adapter_config.json"), options: .atomic)
-    try writer.write(to: directory + "/adapter_model.safetensors")
+    let json = Array(try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]))
+    // The weights name the config they were saved with, so a folder holding parts of two saves
+    // is refused on load (peft ignores the metadata).
+    writer.metadata[adapterConfigDigestKey] = adapterConfigDigest(json)
+    // All or nothing: the two files are written into a new folder exchanged with the old one.
+    try AtomicFiles.replaceFolder(at: directory) { staging in
+        try writer.write(to: staging + "/adapter_model.safetensors")
+        FaultInjection.point("adapter-save-between-files")
+        try AtomicFiles.write(json, to: staging + "/adapter_config.json")
+    }
+}
+
+/// The safetensors metadata key holding the digest of the config saved with the weights.
+let adapterConfigDigestKey = "peftlab_adapter_config_fnv1a64"
+
+/// FNV-1a (64 bit) of the config's bytes, in hex: a consistency check, not a security one.
+func adapterConfigDigest(_ bytes: [UInt8]) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+    return String(hash, radix: 16)
 }
 
 extension Tensor {
@@ -135,50 +152,10 @@ extension Tensor {
 
 // MARK: - Load
 
-/// The method an `adapter_config.json` describes (LORA, IA3, BOTTLENECK, PREFIX_TUNING, CONNECTOR).
+/// The method an `adapter_config.json` describes (LORA, IA3, BOTTLENECK, PREFIX_TUNING, CONNECTOR),
+/// read strictly: a field of the wrong type is an error naming the file and the field.
 public func adapterMethod(configPath: String) throws -> (method: PEFTMethod, connector: ConnectorMode) {
-    guard let data = FileManager.default.contents(atPath: configPath),
-          let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-        throw PEFTError.invalidAdapterFile("cannot read '\(configPath)' as a JSON object")
-    }
-    func targets() -> PEFTLocation {
-        if let list = json["target_modules"] as? [String] { return .modules(list) }
-        if let one = json["target_modules"] as? String { return .modules([one]) }
-        return .both
-    }
-    let saved = (json["modules_to_save"] as? [String]) ?? []
-    let connector: ConnectorMode = saved.contains { $0.hasSuffix("multi_modal_projector") } ? .tuned : .frozen
-    let type = (json["peft_type"] as? String) ?? ""
-    let method: PEFTMethod
-    switch type {
-    case "LORA":
-        guard let r = json["r"] as? Int else { throw PEFTError.invalidAdapterFile("LORA config without r") }
-        if (json["use_dora"] as? Bool) == true || (json["use_rslora"] as? Bool) == true {
-            throw PEFTError.unsupported("DoRA and rsLoRA adapters are not part of the study's LoRA")
-        }
-        method = .lora(try LoRAConfiguration(rank: r, alpha: (json["lora_alpha"] as? Double) ?? 8,
-                                             dropout: (json["lora_dropout"] as? Double) ?? 0, targets: targets()))
-    case "IA3":
-        method = .ia3(IA3Configuration(targets: targets(),
-                                       feedforwardModules: (json["feedforward_modules"] as? [String]) ?? []))
-    case "BOTTLENECK":
-        guard let size = json["bottleneck_size"] as? Int else {
-            throw PEFTError.invalidAdapterFile("BOTTLENECK config without bottleneck_size")
-        }
-        method = .adapter(try AdapterConfiguration(
-            bottleneckSize: size, location: targets(),
-            style: (json["use_parallel_adapter"] as? Bool) == true ? .parallel : .series,
-            activation: AdapterActivation(rawValue: (json["non_linearity"] as? String) ?? "tanh") ?? .tanh,
-            dropout: (json["adapter_dropout"] as? Double) ?? 0, scaling: (json["scaling"] as? Double) ?? 1))
-    case "PREFIX_TUNING":
-        guard let tokens = json["num_virtual_tokens"] as? Int else {
-            throw PEFTError.invalidAdapterFile("PREFIX_TUNING config without num_virtual_tokens")
-        }
-        method = .prefix(try PrefixConfiguration(virtualTokens: tokens, projection: false))
-    case "CONNECTOR": method = .connectorOnly
-    default: throw PEFTError.unsupported("peft_type '\(type)' is not one of the study's methods")
-    }
-    return (method, connector)
+    try AdapterConfigFile(path: FilePaths.resolve(configPath)).method()
 }
 
 /// Loads an adapter saved in the Hugging Face PEFT layout (by PEFTLib or Python peft) onto a base model.
@@ -188,8 +165,15 @@ public func adapterMethod(configPath: String) throws -> (method: PEFTMethod, con
 /// `PEFTError.configMismatch` naming it. Prefix adapters load as a table (`prompt_embeddings`).
 @discardableResult
 public func loadAdapter(from directory: String, into model: any Module) throws -> PEFTAttachment {
-    let (savedMethod, connector) = try adapterMethod(configPath: directory + "/adapter_config.json")
+    let directory = FilePaths.resolve(directory)
+    let configFile = try AdapterConfigFile(path: directory + "/adapter_config.json")
+    let (savedMethod, connector) = try configFile.method()
     let file = try SafetensorsFile(path: directory + "/adapter_model.safetensors")
+    if let digest = file.metadata[adapterConfigDigestKey], digest != adapterConfigDigest(configFile.bytes) {
+        throw PEFTError.invalidAdapterFile("'\(directory)' holds adapter_config.json and adapter_model.safetensors "
+                                           + "of two different saves (the weights were saved with another config); "
+                                           + "save the adapter again")
+    }
     let host = try PEFTHost(model)
     let isLlava = model is LlavaForConditionalGeneration
     // File key → parameter path (peft prefix dropped; transformers 4 LLaVA keys renamed).
@@ -244,6 +228,15 @@ public func loadAdapter(from directory: String, into model: any Module) throws -
 private func copyAdapterTensors(file: SafetensorsFile, paths: [String: String], method: PEFTMethod,
                                 attachment: PEFTAttachment, model: any Module) throws {
     let parameters = model.parameterDictionary()
+    if case let .lora(c) = method {
+        for (key, path) in paths where key.hasSuffix("lora_A.weight") {
+            let rank = c.rankAndAlpha(forModule: String(path.dropLast(".lora_A.weight".count))).rank
+            let info = try file.info(key)
+            if info.shape.first != rank {
+                throw PEFTError.configMismatch(field: "r", expected: "\(info.shape.first ?? 0) (\(key))", found: "\(rank)")
+            }
+        }
+    }
     // Check every shape first, then copy.
     var copies: [(String, Tensor)] = []
     for (key, path) in paths.sorted(by: { $0.key < $1.key }) {
@@ -256,11 +249,15 @@ private func copyAdapterTensors(file: SafetensorsFile, paths: [String: String], 
         }
         copies.append((key, tensor))
     }
-    if case let .lora(c) = method, let (key, t) = copies.first(where: { $0.0.hasSuffix("lora_A.weight") }), t.shape[0] != c.rank {
-        throw PEFTError.configMismatch(field: "r", expected: "\(t.shape[0]) (\(key))", found: "\(c.rank)")
+    if let prefix = attachment.prefix { copies.append(("prompt_embeddings", prefix.embedding)) }
+    var nonFinite: [String] = []
+    for (key, tensor) in copies {
+        try tensor.withUnsafeMutableBufferPointer { try file.readFloats(key, into: $0) }
+        if !tensor.withUnsafeBufferPointer(allFinite) { nonFinite.append(key) }
     }
-    for (key, tensor) in copies { try tensor.withUnsafeMutableBufferPointer { try file.readFloats(key, into: $0) } }
-    if let prefix = attachment.prefix {
-        try prefix.embedding.withUnsafeMutableBufferPointer { try file.readFloats("prompt_embeddings", into: $0) }
+    if !nonFinite.isEmpty {
+        throw PEFTError.invalidAdapterFile("'\(file.path)' holds NaN or infinite values in "
+                                           + nonFinite.prefix(3).joined(separator: ", ")
+                                           + (nonFinite.count > 3 ? " and \(nonFinite.count - 3) more" : ""))
     }
 }

@@ -47,7 +47,7 @@ public struct TinyLlavaRecipe: Sendable {
     public func run(output: String, log: (String) -> Void = { print($0) }) throws -> [(task: MiniTask, score: Double)] {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         func write(_ text: String, _ name: String) throws {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: output + "/" + name), options: .atomic)
+            try AtomicFiles.write(Array(text.utf8), to: output + "/" + name)
         }
 
         // 1. Tokenizer.
@@ -79,8 +79,7 @@ public struct TinyLlavaRecipe: Sendable {
         try model.save(directory: output)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(TinyLlava.preprocessor).write(to: URL(fileURLWithPath: output + "/preprocessor_config.json"),
-                                                         options: .atomic)
+        try AtomicFiles.write(Array(try encoder.encode(TinyLlava.preprocessor)), to: output + "/preprocessor_config.json")
 
         // 4. Zero-shot scores.
         let evaluator = try Evaluator(model: model, tokenizer: tokenizer, preprocessor: TinyLlava.preprocessor,

@@ -26,23 +26,51 @@ public final class SweepStore: @unchecked Sendable {
     private var records: [(run: SweepRun, rows: [[(String, TableValue)]])] = []
     private let lock = NSLock()
 
-    /// Opens (or starts) the store at `path`; lines that do not parse are reported, not fatal.
+    /// What opening the store found worth telling (a cut last line it ignores).
+    public private(set) var notes: [String] = []
+    /// Bytes at the end of the file after its last newline that are no record (cut by a kill,
+    /// a full disk or an interrupted copy): dropped before the next record is appended.
+    private var cutTail = 0
+    /// True when the file's last record lacks its newline (the next record starts a new line).
+    private var needsNewline = false
+
+    /// Opens (or starts) the store at `path`. A last line cut short is ignored and reported in
+    /// `notes` (its run runs again); any other line that is no record is an error naming it.
     public init(path: String) throws {
-        self.path = path
+        self.path = FilePaths.resolve(path)
+        let path = self.path
         guard FileManager.default.fileExists(atPath: path) else { return }
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        for (number, line) in text.split(separator: "\n").enumerated() where !line.isEmpty {
-            guard let object = try? JSON.parse(String(line)), let settings = object["settings"]?.arrayValue else {
-                throw TableError("\(path): line \(number + 1) is not a sweep record; remove it or the file to start over")
-            }
-            if let results = object["results"]?.arrayValue {
-                records.append((SweepRun(Self.pairs(settings)), [Self.pairs(results)]))
-            } else if let rows = object["rows"]?.arrayValue, rows.allSatisfy({ $0.arrayValue != nil }) {
-                records.append((SweepRun(Self.pairs(settings)), rows.map { Self.pairs($0.arrayValue!) }))
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TableError("cannot read the run store '\(path)'")
+        }
+        let bytes = [UInt8](data)
+        let lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+        for (number, line) in lines.enumerated() where !line.isEmpty {
+            let isLast = number == lines.count - 1        // no newline after it
+            if let record = Self.record(line) {
+                records.append(record)
+                if isLast { needsNewline = true }
+            } else if isLast {
+                cutTail = line.count
+                notes.append("the last line of the run store '\(path)' was cut short (\(line.count) bytes without "
+                             + "a newline) and is ignored: its run will run again")
             } else {
-                throw TableError("\(path): line \(number + 1) is not a sweep record; remove it or the file to start over")
+                throw TableError("\(path): line \(number + 1) is not a sweep record; remove that line (the other "
+                                 + "lines are finished runs) or the file to start over")
             }
         }
+    }
+
+    /// One line as a record, nil when it is not one.
+    private static func record(_ line: ArraySlice<UInt8>) -> (run: SweepRun, rows: [[(String, TableValue)]])? {
+        guard let object = try? JSON.parse(bytes: Array(line)), let settings = object["settings"]?.arrayValue else {
+            return nil
+        }
+        if let results = object["results"]?.arrayValue { return (SweepRun(pairs(settings)), [pairs(results)]) }
+        if let rows = object["rows"]?.arrayValue, rows.allSatisfy({ $0.arrayValue != nil }) {
+            return (SweepRun(pairs(settings)), rows.map { pairs($0.arrayValue!) })
+        }
+        return nil
     }
 
     /// Whether a run with these settings has finished.
@@ -76,16 +104,24 @@ public final class SweepStore: @unchecked Sendable {
     }
 
     private func append(_ line: JSON, run: SweepRun, rows: [[(String, TableValue)]]) throws {
-        let data = Data(line.serializedBytes() + [0x0A])
         try lock.withLock {
             let url = URL(fileURLWithPath: path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try AtomicFiles.createFolder(url.deletingLastPathComponent().path)
             if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-            let handle = try FileHandle(forWritingTo: url)
+            let handle = try FileHandle(forUpdating: url)
             defer { try? handle.close() }
-            try handle.seekToEnd()
+            var end = try handle.seekToEnd()
+            if cutTail > 0 {
+                // The ignored cut line goes; the record starts where it started.
+                end -= UInt64(min(cutTail, Int(end)))
+                try handle.truncate(atOffset: end)
+                cutTail = 0
+            }
+            // Each record on a line of its own, even after a file that lost its final newline.
+            let data = Data((needsNewline ? [0x0A] : []) + line.serializedBytes() + [0x0A])
             try handle.write(contentsOf: data)
             try handle.synchronize()
+            needsNewline = false
             records.append((run, rows))
         }
     }

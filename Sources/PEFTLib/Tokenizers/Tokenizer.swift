@@ -165,6 +165,11 @@ public struct Tokenizer: Sendable {
         guard let modelJSON = root["model"] as? [String: Any] else { throw malformed("no \"model\" object") }
         let modelType = modelJSON["type"] as? String ?? (modelJSON["merges"] != nil ? "BPE" : "")
         guard let vocabJSON = modelJSON["vocab"] as? [String: Any] else { throw malformed("model has no \"vocab\" object") }
+        if !["BPE", "WordLevel"].contains(modelType) {
+            throw TokenizerError.unsupported(file: source, field: "model.type", value: modelType)
+        }
+        // A model that knows no token would answer every question with "".
+        if vocabJSON.isEmpty { throw malformed("the vocabulary (model.vocab) is empty") }
         var vocab: [ExactString: Int] = [:]
         vocab.reserveCapacity(vocabJSON.count)
         for (token, value) in vocabJSON {

@@ -119,6 +119,23 @@ public final class LlavaSupervisedTask: TrainingTask {
         }
         self.sequences = sequences
         truncatedExamples = truncated
+        let longest = sequences.map(\.inputIDs.count).max() ?? 0
+        try MemoryBudget.require(Self.estimatedStepBytes(model: model, batch: batchSize, length: longest),
+                                 for: "a training step of batch \(batchSize) × \(longest) positions",
+                                 advice: "use a smaller batch (with accumulation: to keep the effective batch)")
+    }
+
+    /// Bytes one forward and backward keeps alive, roughly: per position and layer the
+    /// activations autodiff saves (norms, projections, attention rows, the MLP), the logits
+    /// with their gradient, and for every parameter a gradient and two optimizer moments.
+    static func estimatedStepBytes(model: LlavaForConditionalGeneration, batch: Int, length: Int) -> Int {
+        let t = model.config.textConfig
+        let perLayer = MemoryBudget.sum(MemoryBudget.product(t.hiddenSize, 16), MemoryBudget.product(t.intermediateSize, 6),
+                                        MemoryBudget.product(t.numAttentionHeads, length, 3))
+        let perPosition = MemoryBudget.sum(MemoryBudget.product(perLayer, t.numHiddenLayers), MemoryBudget.product(t.vocabSize, 3))
+        let activations = MemoryBudget.product(batch, length, perPosition, 4)
+        let trainable = model.namedParameters().filter { $0.tensor.requiresGrad }.reduce(0) { $0 + $1.tensor.count }
+        return MemoryBudget.sum(activations, MemoryBudget.product(trainable, 12))
     }
 
     // MARK: Parameters

@@ -143,7 +143,9 @@ public final class TrainingRun: @unchecked Sendable {
     }
 
     /// Runs up to `steps` more optimizer steps. `progress` sees each finished step;
-    /// `isCancelled` is checked before each step.
+    /// `isCancelled` is checked before each step and before each micro-batch of a step (a
+    /// step cut short is dropped whole: the run stays at its last finished step, and running
+    /// that step again later gives the same bits).
     @discardableResult
     public func train(steps: Int, isCancelled: () -> Bool = { false },
                       progress: (StepRecord) -> Void = { _ in }) throws -> TrainingProgress {
@@ -151,7 +153,9 @@ public final class TrainingRun: @unchecked Sendable {
         defer { TensorMemory.returnFreeMemory() }   // the steps' activations go back to the system
         while done < steps {
             if isCancelled() { return TrainingProgress(completedSteps: done, cancelled: true) }
-            let record = try runStep()
+            guard let record = try runStep(isCancelled: isCancelled) else {
+                return TrainingProgress(completedSteps: done, cancelled: true)
+            }
             history.append(record)
             done += 1
             progress(record)
@@ -159,12 +163,17 @@ public final class TrainingRun: @unchecked Sendable {
         return TrainingProgress(completedSteps: done, cancelled: false)
     }
 
-    private func runStep() throws -> StepRecord {
+    /// One optimizer step; nil when cancelled between its micro-batches (nothing changed).
+    private func runStep(isCancelled: () -> Bool) throws -> StepRecord? {
         let started = ContinuousClock.now
         let accumulation = max(1, configuration.gradientAccumulation)
         optimizer.zeroGradients()
         var lossSum = 0.0, tokens = 0
         for micro in 0..<accumulation {
+            if micro > 0 && isCancelled() {
+                optimizer.zeroGradients()
+                return nil
+            }
             let index = step * accumulation + micro
             var generator = RandomGenerator(seed: configuration.seed &+ 0xD80F_0000 &+ UInt64(index) &* 0xBF58_476D_1CE4_E5B9)
             let (loss, count) = try task.loss(examples: examples(microBatch: index), generator: &generator)

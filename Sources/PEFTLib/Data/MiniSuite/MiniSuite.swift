@@ -124,14 +124,48 @@ public struct MiniDataset: Sendable {
     ///   - imageSize: side of the square images (64 suits a CLIP with patch 8).
     /// Example: `MiniDataset(.iconqaBlank, split: .train, size: 2000)`
     public init(_ task: MiniTask, split: MiniSplit, size: Int? = nil, seed: UInt64 = 0, imageSize: Int = 64) {
-        precondition(imageSize >= 24, "mini-suite images must be at least 24 pixels, got \(imageSize)")
+        self.init(task, split: split, seed: seed, imageSize: imageSize,
+                  samples: (0..<(size ?? task.defaultSize(split))).map {
+                      MiniDataset.sample(task, split: split, index: $0, seed: seed, imageSize: imageSize)
+                  })
+    }
+
+    private init(_ task: MiniTask, split: MiniSplit, seed: UInt64, imageSize: Int, samples: [MiniSample]) {
+        precondition(imageSize >= Self.smallestImageSize, "mini-suite images must be at least 24 pixels, got \(imageSize)")
         self.task = task
         self.split = split
         self.seed = seed
         self.imageSize = imageSize
-        samples = (0..<(size ?? task.defaultSize(split))).map {
-            MiniDataset.sample(task, split: split, index: $0, seed: seed, imageSize: imageSize)
+        self.samples = samples
+    }
+
+    /// The smallest image side the scenes can be drawn at.
+    public static let smallestImageSize = 24
+
+    /// Like `init(_:split:size:seed:imageSize:)`, checking `isCancelled` every few samples
+    /// (nil when cancelled) and refusing first a size the machine's memory cannot hold.
+    public static func generate(_ task: MiniTask, split: MiniSplit, size: Int? = nil, seed: UInt64 = 0,
+                                imageSize: Int = 64, isCancelled: () -> Bool) throws -> MiniDataset? {
+        let count = size ?? task.defaultSize(split)
+        guard count >= 0, imageSize >= smallestImageSize else {
+            throw ModelError.invalidInput("a mini dataset needs a size ≥ 0 and images of at least \(smallestImageSize) pixels")
         }
+        try MemoryBudget.require(estimatedBytes(size: count, imageSize: imageSize),
+                                 for: "\(count) samples of \(task.rawValue) with \(imageSize)-pixel images",
+                                 advice: "ask for fewer samples or smaller images")
+        var samples: [MiniSample] = []
+        samples.reserveCapacity(count)
+        for index in 0..<count {
+            if index % 64 == 0 && isCancelled() { return nil }
+            samples.append(sample(task, split: split, index: index, seed: seed, imageSize: imageSize))
+        }
+        return MiniDataset(task, split: split, seed: seed, imageSize: imageSize, samples: samples)
+    }
+
+    /// Bytes `size` samples take: the RGB image and the sample's text, kept twice while the
+    /// dataset becomes examples.
+    public static func estimatedBytes(size: Int, imageSize: Int) -> Int {
+        MemoryBudget.product(size, MemoryBudget.sum(MemoryBudget.product(imageSize, imageSize, 3), 1024), 2)
     }
 
     /// Looks a dataset up by its name ("mini-vqav2"); nil for unknown names.
