@@ -220,6 +220,18 @@ import Testing
         #expect("\(error!)".contains("vocabulary") && "\(error!)".contains("empty"))
     }
 
+    @Test("a preprocessor config with a field of the wrong type names the file and the field, not DecodingError")
+    func preprocessorWrongType() throws {
+        let folder = Self.folder("preprocessor")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try #"{"image_mean": "half", "image_std": [0.5, 0.5, 0.5]}"#.write(toFile: folder + "/preprocessor_config.json",
+                                                                           atomically: true, encoding: .utf8)
+        let error = #expect(throws: (any Error).self) { try CLIPPreprocessorConfig(contentsOf: folder + "/preprocessor_config.json") }
+        let text = "\(error!)"
+        #expect(text.contains("preprocessor_config.json") && text.contains("'image_mean'") && text.contains("a list"), "\(text)")
+        #expect(!text.contains("DecodingError") && !text.contains("typeMismatch"), "\(text)")
+    }
+
     // MARK: - Requests too big for the machine
 
     @Test("a PNG whose header claims a million by a million pixels is refused before decoding")
