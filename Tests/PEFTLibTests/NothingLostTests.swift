@@ -190,6 +190,27 @@ import Testing
         #expect(!text.contains("NSCocoaErrorDomain"))
     }
 
+    @Test("a peft file that adapts the vision tower (a bare q_proj target on LLaVA) is refused by name")
+    func visionTowerAdapter() throws {
+        let model = try LlavaForConditionalGeneration.load(directory: try TinyLlava.directory())
+        let attachment = try attach(method: .lora(try LoRAConfiguration(rank: 2, alpha: 4, targets: .modules(["q_proj"]))), to: model)
+        let folder = Self.folder("vision")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try saveAdapter(model, attachment: attachment, to: folder)
+        // What peft writes for target_modules ["q_proj"]: the tower's q_proj adapted too.
+        let file = try SafetensorsFile(path: folder + "/adapter_model.safetensors")
+        var writer = SafetensorsWriter()
+        for name in file.names { try writer.add(name, shape: try file.info(name).shape, values: try file.floats(name)) }
+        let width = model.config.visionConfig.hiddenSize
+        try writer.add("base_model.model.model.vision_tower.vision_model.encoder.layers.0.self_attn.q_proj.lora_A.weight",
+                       shape: [2, width], values: [Float](repeating: 0, count: 2 * width))
+        try writer.write(to: folder + "/adapter_model.safetensors")
+        let error = #expect(throws: PEFTError.self) {
+            try loadAdapter(from: folder, into: try LlavaForConditionalGeneration.load(directory: try TinyLlava.directory()))
+        }
+        #expect("\(error!)".contains("vision tower") && "\(error!)".contains("regex"), "\(error!)")
+    }
+
     // MARK: - Damaged weights and vocabularies
 
     @Test("a NaN weight in model.safetensors is an error naming the tensor")

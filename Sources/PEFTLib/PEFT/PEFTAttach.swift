@@ -36,6 +36,9 @@ struct PEFTHost {
 
     var config: LlamaConfig { languageModel.config }
 
+    /// Path of the vision tower in the tree (`model.vision_tower`), nil without one.
+    var visionTowerPath: String? { visionTower == nil ? nil : "model.vision_tower" }
+
     /// Every replaceable projection: (path, layer index, HF name).
     var projections: [(path: String, layer: Int, name: String)] {
         languageModel.layers.indices.flatMap { i in

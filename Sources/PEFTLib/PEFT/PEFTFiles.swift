@@ -193,6 +193,13 @@ public func loadAdapter(from directory: String, into model: any Module) throws -
     for path in paths.values.sorted() {
         guard let suffix = suffixes.first(where: { path.hasSuffix($0) }) else { continue }
         let module = String(path.dropLast(suffix.count))
+        if let vision = host.visionTowerPath, module.hasPrefix(vision + ".") {
+            // peft matches a bare name such as q_proj in the vision tower too.
+            throw PEFTError.unsupported("'\(directory)' adapts the vision tower (\(module)): peft applies a target name "
+                + "such as q_proj to every module of that name, the vision tower's included, while PEFTLab (as the study) "
+                + "adapts the language model only and keeps the tower frozen; in peft, give target_modules as a regex over "
+                + "the language model, e.g. r\"\(host.languageModelPath).*\\.(q_proj|v_proj)\"")
+        }
         guard projections.contains(module) else {
             throw PEFTError.configMismatch(field: "adapted module", expected: "a projection of the model "
                                            + "(\(host.config.numHiddenLayers) layers)", found: module)
