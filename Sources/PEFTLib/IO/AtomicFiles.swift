@@ -108,7 +108,8 @@ public enum AtomicFiles {
     /// (renameat2's RENAME_EXCHANGE; a plain rename when there was none). Regular files of the
     /// old folder that `fill` does not write are kept (linked into the new one). Where the
     /// file system cannot exchange folders, or the old folder holds subfolders, the files are
-    /// renamed into the old folder one by one, in the order `fill` wrote them.
+    /// renamed into the old folder one by one, JSON last (an adapter's config after its
+    /// weights, whose digest of that config then tells a half-finished save on load).
     public static func replaceFolder(at path: String,
                                      _ fill: (_ staging: String) throws -> Void) throws {
         let path = FilePaths.resolve(path)
