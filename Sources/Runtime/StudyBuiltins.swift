@@ -248,8 +248,8 @@ enum StudyBuiltins {
     /// Runs a sweep with one live display over all its runs; an interrupt returns what finished.
     static func sweep(_ a: Arguments, context: any CallContext, title: String,
                       _ body: (SweepStore, () -> Bool, (StudyProgress) -> Void) throws -> StudyResults) throws(RuntimeError) -> Value {
-        let path = FilePaths.resolve(try a.string("runs"))
-        let store = try ModelBuiltins.library(a.args.location) { try SweepStore(path: path) }
+        let store = try ModelBuiltins.library(a.args.location) { try SweepStore(path: try a.string("runs")) }
+        let path = store.path            // resolved by the store (a leading ~ is $HOME)
         for note in store.notes { context.output.write("note: \(note)\n", to: .stderr) }
         var display: ProgressDisplay?
         var last: StudyProgress?

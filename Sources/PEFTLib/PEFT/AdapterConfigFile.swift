@@ -110,9 +110,9 @@ struct AdapterConfigFile {
         return out
     }
 
-    /// Refuses a set option the study's method does not have, naming it.
-    func refuse(_ key: String, unless allowed: (JSON) -> Bool, because reason: String) throws {
-        if let v = value(key), !allowed(v) {
+    /// Refuses a set option the study's method does not have (any value but `allowed`), naming it.
+    func refuse(_ key: String, unless allowed: JSON? = nil, because reason: String) throws {
+        if let v = value(key), v != allowed {
             throw PEFTError.unsupported("'\(path)': \(key) = \(v.serialized()) is not supported: \(reason)")
         }
     }
@@ -133,12 +133,12 @@ struct AdapterConfigFile {
         case "LORA":
             for (key, reason) in [("use_dora", "DoRA is not part of the study's LoRA"),
                                   ("lora_bias", "PEFTLab's LoRA trains no biases"),
-                                  ("fan_in_fan_out", "PEFTLab's projections are torch Linear layers")]
-            where try bool(key, default: false) {
-                try refuse(key, unless: { _ in false }, because: reason)
+                                  ("fan_in_fan_out", "PEFTLab's projections are torch Linear layers")] {
+                _ = try bool(key, default: false)          // a wrong type is named as such first
+                try refuse(key, unless: .bool(false), because: reason)
             }
-            try refuse("bias", unless: { $0 == .string("none") }, because: "PEFTLab's LoRA trains no biases")
-            try refuse("layers_to_transform", unless: { _ in false }, because: "adapt every layer, or name the modules' paths in target_modules")
+            try refuse("bias", unless: .string("none"), because: "PEFTLab's LoRA trains no biases")
+            try refuse("layers_to_transform", because: "adapt every layer, or name the modules' paths in target_modules")
             let ranks = try patterns("rank_pattern") { $0.intValue.map(Double.init) }
             method = .lora(try LoRAConfiguration(
                 rank: try int("r"), alpha: try number("lora_alpha", default: 8),
