@@ -4,7 +4,6 @@ interrupt within a second, requests too big for the machine are errors, `~` is $
 every file, and a kill -9 in the middle of a save leaves the old adapter whole."""
 import json
 import os
-import pathlib
 import subprocess
 import threading
 import time
@@ -141,7 +140,9 @@ def test_tilde_is_home_for_every_file(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     env = dict(os.environ, HOME=str(home))
-    km, kc = start_new_kernel(kernel_name=KERNEL_NAME, env=env)
+    work = tmp_path / "work"
+    work.mkdir()
+    km, kc = start_new_kernel(kernel_name=KERNEL_NAME, env=env, cwd=str(work))
     try:
         reply, _ = run(kc, 'let adapted = attach(model("tiny-llava"), lora(rank: 2))\nsave(adapted, "~/D")\n'
                        'write("hello", to: "~/x.txt")', timeout=120)
@@ -153,7 +154,7 @@ def test_tilde_is_home_for_every_file(tmp_path):
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-    assert not (pathlib.Path.cwd() / "~").exists()
+    assert not (work / "~").exists(), "a literal ~ folder in the kernel's working directory"
 
 
 SAVE_SCRIPT = """
