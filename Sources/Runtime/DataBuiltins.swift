@@ -17,7 +17,9 @@ enum DataBuiltins {
         returns: "Dataset",
         doc: """
             A dataset: one of the built-in mini suite (`dataset("mini-iconqa-blank", split: .test, size: 200)`), \
-            generated from `seed` with no download, or your own LLaVA-format JSON \
+            generated from `seed` with no download — `split:` is `.train` (1000 samples by default), \
+            `.validation` (500, for choosing settings such as learning rates) or `.test` (500), three splits \
+            that share no image — or your own LLaVA-format JSON \
             (`dataset(json: "train.json", images: "images/")`). `data[i]` is a sample with `.image`, \
             `.question` and `.answer`; `data.count` its size. A bad record is an error naming it, unless \
             `skipInvalid: true`, which skips it and says how many were skipped.
@@ -45,7 +47,7 @@ enum DataBuiltins {
                 + (near.isEmpty ? "" : "; did you mean " + near.map { "\"\($0)\"" }.joined(separator: " or ") + "?")
                 + " The built-in ones: " + miniNames().joined(separator: ", "), at: args.location)
         }
-        let split = try args.dotCase(1, "split", allowed: ["train", "test"])
+        let split = try args.dotCase(1, "split", allowed: MiniSplit.allCases.map(\.rawValue))
         var size: Int?
         if case .null = args[2] {} else {
             size = try args.int(2, "size")
@@ -63,7 +65,7 @@ enum DataBuiltins {
     static func miniDataset(_ task: MiniTask, split: String, size: Int?, seed: Int, imageSize: Int,
                             args: BoundArguments, context: any CallContext) throws(RuntimeError) -> DatasetObject {
         let generated = try ModelBuiltins.library(args.location) {
-            try MiniDataset.generate(task, split: split == "test" ? .test : .train, size: size,
+            try MiniDataset.generate(task, split: MiniSplit(rawValue: split) ?? .test, size: size,
                                      seed: UInt64(bitPattern: Int64(seed)), imageSize: imageSize,
                                      isCancelled: { context.isCancelled })
         }
@@ -84,7 +86,7 @@ enum DataBuiltins {
         guard try args.string(0, nil) == "mini" else {
             throw RuntimeError(.value, "the only built-in suite is \"mini\"", at: args.location)
         }
-        let split = try args.dotCase(1, "split", allowed: ["train", "test"])
+        let split = try args.dotCase(1, "split", allowed: MiniSplit.allCases.map(\.rawValue))
         var size: Int?
         if case .null = args[2] {} else {
             size = try args.int(2, "size")
@@ -93,7 +95,7 @@ enum DataBuiltins {
         let seed = try args.int(3, "seed")
         let tasks = MiniTask.evaluation
         // The whole suite at once must fit, not each dataset alone.
-        let total = tasks.reduce(0) { MemoryBudget.sum($0, MiniDataset.estimatedBytes(size: size ?? $1.defaultSize(split == "test" ? .test : .train), imageSize: 64)) }
+        let total = tasks.reduce(0) { MemoryBudget.sum($0, MiniDataset.estimatedBytes(size: size ?? $1.defaultSize(MiniSplit(rawValue: split) ?? .test), imageSize: 64)) }
         do { try MemoryBudget.require(total, for: "suite(\"mini\") of \(tasks.count) datasets", advice: "ask for a smaller size:") } catch {
             throw RuntimeError(.value, "\(error)", at: args.location)
         }

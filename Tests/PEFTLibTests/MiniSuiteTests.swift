@@ -24,11 +24,66 @@ private func textOnlyLabel(_ s: MiniSample) -> String {
     }
 
     @Test(arguments: MiniTask.allCases)
-    func trainAndTestShareNoImage(task: MiniTask) {
+    func trainValidationAndTestShareNoImage(task: MiniTask) {
         let train = Set(MiniDataset(task, split: .train, size: 400, seed: 3, imageSize: 32).samples.map(\.image.pixels))
+        let validation = Set(MiniDataset(task, split: .validation, size: 150, seed: 3, imageSize: 32).samples.map(\.image.pixels))
         let test = Set(MiniDataset(task, split: .test, size: 150, seed: 3, imageSize: 32).samples.map(\.image.pixels))
-        #expect(train.isDisjoint(with: test))
-        #expect(test.count > 100) // scenes are varied, not a handful repeated
+        #expect(train.isDisjoint(with: test) && train.isDisjoint(with: validation) && validation.isDisjoint(with: test))
+        #expect(test.count > 100 && validation.count > 100) // scenes are varied, not a handful repeated
+    }
+
+    @Test func defaultSizesAndSplitNames() {
+        #expect(MiniTask.sqa.defaultSize(.train) == 1000)
+        #expect(MiniTask.sqa.defaultSize(.validation) == 500 && MiniTask.sqa.defaultSize(.test) == 500)
+        #expect(MiniSplit.allCases.map(\.rawValue) == ["train", "validation", "test"])
+        #expect(MiniDataset.sample(.vqav2, split: .validation, index: 3).id == "mini-vqav2/validation/3")
+    }
+
+    /// The unseen families look different from the seen photos: mini-sqa is a diagram on white
+    /// paper with a dark frame, mini-iconqa a ruled blue sheet; seen sets have pale tinted corners.
+    @Test func unseenFamiliesDifferVisuallyFromTheSeenOnes() {
+        func corner(_ task: MiniTask, _ i: Int) -> RGB { MiniDataset.sample(task, split: .test, index: i).image[0, 0] }
+        func centreRow(_ task: MiniTask, _ i: Int) -> [RGB] {
+            let image = MiniDataset.sample(task, split: .test, index: i).image
+            return (0..<image.width).map { image[$0, 16] }
+        }
+        for i in 0..<12 {
+            #expect(corner(.sqa, i) == RGB(25, 25, 30))
+            #expect(centreRow(.sqa, i).contains(RGB(255, 255, 255)))
+            for task in [MiniTask.iconqaTxt, .iconqaBlank] { #expect(corner(task, i) == RGB(150, 165, 195), "\(task)") }
+            for task in [MiniTask.vqav2, .okvqa, .aokvqa, .pope, .flickr] {
+                let c = corner(task, i)
+                #expect(c.r >= 214 && c.g >= 214 && c.b >= 214 && c != RGB(255, 255, 255), "\(task) \(c)")
+            }
+        }
+    }
+
+    /// The seen mix teaches the skills the unseen sets reuse: a third of mini-vqav2 is yes/no
+    /// (half of it "no"), and its counts cover 1…8 (mini-iconqa-blank asks up to 8).
+    @Test func theSeenMixTeachesYesNoAndTheWholeCountRange() {
+        let vqav2 = MiniDataset(.vqav2, split: .train, size: 900).samples
+        let yesNo = vqav2.filter { ["yes", "no"].contains($0.answer) }
+        #expect(yesNo.count == 300 && yesNo.filter { $0.answer == "no" }.count == 150)
+        let counts = Set(vqav2.filter { $0.questionType.hasPrefix("count") }.map(\.answer))
+        #expect(counts == Set((1...8).map(String.init)))
+        let lettered = MiniDataset(.aokvqa, split: .train, size: 40).samples
+        #expect(lettered.allSatisfy { $0.question.hasSuffix("Answer with the option's letter from the given choices directly.") })
+        #expect(Set(lettered.map(\.answer)) == ["A", "B", "C", "D"])
+        #expect(MiniDataset.sample(.ocrvqa, split: .train, index: 0).answer.allSatisfy { $0.isUppercase })
+    }
+
+    /// Chance levels and ceilings, computed with each set's metric.
+    @Test func chanceLevelsAndCeilings() {
+        let sqa = MiniBaseline.of(.sqa, testSize: 200, imageSize: 32)
+        #expect(abs(sqa.chance - 0.25) < 1e-9 && sqa.ceiling == 1)
+        #expect(abs(MiniBaseline.of(.iconqaTxt, testSize: 200, imageSize: 32).chance - 1.0 / 3) < 1e-9)
+        let blank = MiniBaseline.of(.iconqaBlank, testSize: 400, imageSize: 32)
+        #expect(blank.chance > 0.08 && blank.chance < 0.18, "\(blank)")
+        #expect(MiniBaseline.of(.pope, testSize: 300, imageSize: 32).chance == 0.5)
+        let vizwiz = MiniBaseline.of(.vizwiz, testSize: 300, imageSize: 32)
+        #expect(vizwiz.chance < 0.3 && vizwiz.ceiling > 0.95 && vizwiz.ceiling <= 1)
+        let flickr = MiniBaseline.of(.flickr, testSize: 200, imageSize: 32)
+        #expect(flickr.chance < flickr.ceiling - 0.5, "\(flickr)")
     }
 
     @Test func formatMetricsAndGroups() {
@@ -67,7 +122,7 @@ private func textOnlyLabel(_ s: MiniSample) -> String {
     }
 
     /// Within each question template every answer appears equally often (±1).
-    @Test(arguments: MiniTask.evaluation.filter { $0 != .flickr })
+    @Test(arguments: MiniTask.evaluation.filter { $0 != .flickr } + [.aokvqa])
     func answersAreBalanced(task: MiniTask) {
         let data = MiniDataset(task, split: .train, size: 600, seed: 5)
         var counts: [String: [String: Int]] = [:]
@@ -153,8 +208,13 @@ private func textOnlyLabel(_ s: MiniSample) -> String {
             let data = MiniDataset(task, split: .test, size: 12)
             let scaled = data.samples.map { $0.image.resizedNearest(factor: 2) }
             try RGBImage.grid(scaled, columns: 6, gap: 4).writePNG(to: dir.appendingPathComponent("\(task.rawValue).png").path)
+            var chance = ""
+            if MiniTask.evaluation.contains(task) || task == .aokvqa {
+                let b = MiniBaseline.of(task)
+                chance = " (chance " + String(format: "%.3f", b.chance) + ": \(b.chanceRule); ceiling " + String(format: "%.3f", b.ceiling) + ")"
+            }
             readme += "\n## \(task.rawValue)\n\nAnalogue of \(task.analogue); group \(task.group.rawValue); "
-                + "metric \(task.metric.rawValue).\n\n![\(task.rawValue)](\(task.rawValue).png)\n\n| # | question | answer |\n|---|---|---|\n"
+                + "metric \(task.metric.rawValue)\(chance).\n\n![\(task.rawValue)](\(task.rawValue).png)\n\n| # | question | answer |\n|---|---|---|\n"
             for (i, s) in data.samples.enumerated() {
                 let q = s.question.replacingOccurrences(of: "<image>\n", with: "").replacingOccurrences(of: "\n", with: " ")
                 let extra = s.popeSetting.map { " (\($0.rawValue))" } ?? ""

@@ -29,7 +29,7 @@ import PEFTLib
             let ids = tokenizer.encode(text, addSpecialTokens: false)
             #expect(!ids.contains(unknown), "\(text)")
             let words = ["<image>", "</s>"].reduce(text) { $0.replacingOccurrences(of: $1, with: " ") }
-            #expect(tokenizer.decode(ids) == WordLevelBuilder.pieces(words).joined(separator: " "))
+            #expect(tokenizer.decode(ids) == WordLevelBuilder.pieces(words, lowercase: false).joined(separator: " "))
         }
     }
 
@@ -47,7 +47,9 @@ import PEFTLib
         let config = try TinyLlava.config(vocabularySize: tokenizer.vocabularySize, imageToken: 4, pad: 1, begin: 2, end: 3)
         #expect(config.imageFeatureCount == 64)
         let model = try LlavaForConditionalGeneration(config: config, initialization: .meta)
-        #expect(model.parameterCount * 4 < 25_000_000, "\(model.parameterCount) parameters")
+        #expect(model.parameterCount * 4 <= 40_000_000, "\(model.parameterCount) parameters")
+        #expect(config.visionFeatureLayer == -1)   // every layer of the tower is used and trained
+        #expect(tokenizer.id(for: "A") != tokenizer.id(for: "a"))  // the option letter is not the article
     }
 }
 

@@ -71,12 +71,13 @@ public struct VQAExample: Sendable, Equatable {
     public init(_ sample: MiniSample) {
         let format: AnswerFormat
         switch sample.task {
-        case .sqa: format = .optionLetter
+        case .sqa, .aokvqa: format = .optionLetter
         case .iconqaTxt: format = .optionText
         case .iconqaBlank: format = .number
         case .pope: format = .yesNo
         case .flickr, .descriptions: format = .caption
-        case .vqav2 where sample.questionType == "count": format = .number
+        case .vqav2 where MiniTaskGenerator.countingTypes.contains(sample.questionType): format = .number
+        case .vqav2 where MiniTaskGenerator.yesNoTypes.contains(sample.questionType): format = .yesNo
         default: format = .shortAnswer
         }
         var seen = Set<MiniObject>()

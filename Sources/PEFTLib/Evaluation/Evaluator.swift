@@ -55,6 +55,49 @@ public struct EvaluationResult: Sendable, Equatable {
 
     /// A sub-score by name.
     public subscript(name: String) -> Double? { subScores.first { $0.name == name }?.value }
+
+    /// The standard error of `score`: the per-example scores' sample standard deviation over
+    /// √n (0 with fewer than two predictions).
+    public var standardError: Double { ScoreInterval.standardError(predictions.map(\.score)) }
+
+    /// The 95 % interval of `score` over the examples: Wilson's when every example scores 0 or
+    /// 1 (accuracy, POPE), else the normal one, mean ± 1.96 standard errors.
+    public var interval: ScoreInterval { ScoreInterval(predictions.map(\.score)) }
+}
+
+/// A 95 % interval of a mean score over examples.
+public struct ScoreInterval: Sendable, Equatable, Codable {
+    public var lower: Double
+    public var upper: Double
+
+    public init(lower: Double, upper: Double) { self.lower = lower; self.upper = upper }
+
+    /// The interval of the mean of `scores` (see `EvaluationResult.interval`).
+    public init(_ scores: [Double]) {
+        let n = Double(scores.count)
+        guard n > 0 else { self.init(lower: 0, upper: 0); return }
+        let mean = scores.reduce(0, +) / n
+        if scores.allSatisfy({ $0 == 0 || $0 == 1 }) {
+            let z = 1.959964, z2 = z * z
+            let centre = (mean + z2 / (2 * n)) / (1 + z2 / n)
+            let half = z / (1 + z2 / n) * (mean * (1 - mean) / n + z2 / (4 * n * n)).squareRoot()
+            self.init(lower: max(0, centre - half), upper: min(1, centre + half))
+        } else {
+            let half = 1.959964 * Self.standardError(scores)
+            self.init(lower: mean - half, upper: mean + half)
+        }
+    }
+
+    /// Sample standard deviation over √n.
+    public static func standardError(_ scores: [Double]) -> Double {
+        let n = Double(scores.count)
+        guard n > 1 else { return 0 }
+        let mean = scores.reduce(0, +) / n
+        let variance = scores.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)
+        return (variance / n).squareRoot()
+    }
+
+    public func contains(_ value: Double) -> Bool { value >= lower && value <= upper }
 }
 
 /// Why an evaluation could not run.

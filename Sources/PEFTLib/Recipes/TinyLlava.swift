@@ -1,5 +1,5 @@
-// The built-in model, tiny-llava: its shape, its tokenizer (a WordLevel vocabulary over the
-// mini suite's text), where its shipped files live and how to load them. The recipe that
+// The built-in model, tiny-llava: its shape, its tokenizer (a case-preserving WordLevel
+// vocabulary over the mini suite's text), where its shipped files live and how to load them. The recipe that
 // trains it is TinyLlava+Recipe.swift.
 
 import Foundation
@@ -31,23 +31,27 @@ public enum TinyLlava {
         return texts
     }
 
-    /// The tokenizer's builder, filled with the mini suite's corpus.
+    /// The tokenizer's builder, filled with the mini suite's corpus. It keeps case, so the
+    /// option letter "A" is not the article "a".
     public static func tokenizerBuilder(seed: UInt64 = 0) -> WordLevelBuilder {
         var builder = WordLevelBuilder(extraSpecials: ["<image>"])
+        builder.lowercase = false
         for text in corpus(seed: seed) { builder.add(text) }
         return builder
     }
 
-    /// The architecture: a 4-layer CLIP tower on 64-pixel images in 8-pixel patches (64
-    /// features), a 2-layer GELU connector and a 4-layer Llama of width 256 — the tiny shape of
-    /// DESIGN.md §5 with larger images and the suite's vocabulary.
+    /// The architecture: a 4-layer CLIP tower of width 192 on 64-pixel images in 8-pixel
+    /// patches (64 features, taken from its last layer, so that no layer is trained but unused),
+    /// a 2-layer GELU connector and a 4-layer Llama of width 256 — the tiny shape of DESIGN.md
+    /// §5 with larger images, a wider tower and the suite's vocabulary.
     public static func config(vocabularySize: Int, imageToken: Int, pad: Int, begin: Int, end: Int) throws -> LlavaConfig {
-        let vision = try CLIPVisionConfig(hiddenSize: 128, intermediateSize: 512, numHiddenLayers: 4, numAttentionHeads: 4,
+        let vision = try CLIPVisionConfig(hiddenSize: 192, intermediateSize: 768, numHiddenLayers: 4, numAttentionHeads: 4,
                                           imageSize: imageSize, patchSize: 8)
         let text = try LlamaConfig(hiddenSize: 256, intermediateSize: 688, numHiddenLayers: 4, numAttentionHeads: 4,
                                    numKeyValueHeads: 4, vocabSize: vocabularySize, maxPositionEmbeddings: maxPositions,
                                    bosTokenId: begin, eosTokenIds: [end], padTokenId: pad)
-        return try LlavaConfig(visionConfig: vision, textConfig: text, imageTokenIndex: imageToken, padTokenId: pad)
+        return try LlavaConfig(visionConfig: vision, textConfig: text, imageTokenIndex: imageToken, visionFeatureLayer: -1,
+                               padTokenId: pad)
     }
 
     /// The CLIP preprocessing of its images.

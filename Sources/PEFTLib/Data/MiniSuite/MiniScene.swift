@@ -53,6 +53,17 @@ struct SceneTheme: Sendable {
     static func of(_ object: MiniObject) -> SceneTheme { all.first { $0.objects.contains(object) }! }
 }
 
+/// How a scene is drawn. The seen sets are photos; the unseen families look different, as
+/// ScienceQA's diagrams and IconQA's icon sheets differ from the COCO photos of VQAv2.
+enum SceneStyle: Sendable {
+    /// A pale tinted background, objects filled (the seen sets, POPE, captions).
+    case photo
+    /// White paper, every object outlined in dark ink, a frame (mini-sqa).
+    case diagram
+    /// A pale blue sheet ruled into the grid's cells (mini-iconqa).
+    case iconSheet
+}
+
 /// One object placed in a scene.
 public struct SceneObject: Sendable, Equatable {
     public var kind: MiniObject
@@ -72,6 +83,7 @@ struct MiniScene: Sendable {
     var fill: Double = 0.8
     /// Per-object jitter of the centre, in pixels, drawn at render time from this seed.
     var jitterSeed: UInt64
+    var style: SceneStyle = .photo
 
     init(size: Int, grid: Int = 3, rng: inout SceneRandom) {
         self.size = size
@@ -114,15 +126,36 @@ struct MiniScene: Sendable {
 
     /// The image of the scene.
     func render() -> RGBImage {
-        var image = RGBImage(width: size, height: size, fill: background)
-        var jitter = SceneRandom(seed: jitterSeed)
+        let paper: RGB
+        switch style {
+        case .photo: paper = background
+        case .diagram: paper = RGB(255, 255, 255)
+        case .iconSheet: paper = RGB(background.r / 4 + 170, background.g / 4 + 178, 250)
+        }
+        var image = RGBImage(width: size, height: size, fill: paper)
         let cell = Double(size) / Double(grid)
+        if style == .iconSheet {
+            let rule = RGB(150, 165, 195)
+            for k in 0...grid {
+                let at = min(size - 1, Int((Double(k) * cell).rounded()))
+                image.fillRect(x0: at, y0: 0, x1: at + 1, y1: size, colour: rule)
+                image.fillRect(x0: 0, y0: at, x1: size, y1: at + 1, colour: rule)
+            }
+        }
+        var jitter = SceneRandom(seed: jitterSeed)
         let half = cell * fill / 2
         let slack = max(0, cell / 2 - half - 0.5)
         for o in objects {
             let dx = (jitter.unit() * 2 - 1) * slack, dy = (jitter.unit() * 2 - 1) * slack
             image.draw(o.kind, colour: o.colour.rgb, centreX: (Double(o.column) + 0.5) * cell + dx,
                        centreY: (Double(o.row) + 0.5) * cell + dy, half: half)
+        }
+        if style == .diagram {
+            image.outline(background: paper, ink: RGB(25, 25, 30))
+            image.fillRect(x0: 0, y0: 0, x1: size, y1: 1, colour: RGB(25, 25, 30))
+            image.fillRect(x0: 0, y0: size - 1, x1: size, y1: size, colour: RGB(25, 25, 30))
+            image.fillRect(x0: 0, y0: 0, x1: 1, y1: size, colour: RGB(25, 25, 30))
+            image.fillRect(x0: size - 1, y0: 0, x1: size, y1: size, colour: RGB(25, 25, 30))
         }
         return image
     }

@@ -1,7 +1,7 @@
 // MiniSuite: the built-in datasets of DESIGN.md §4, procedurally generated and
 // deterministic from a seed, mirroring the columns of the study's Table 1.
 // Every sample is a pure function of (task, split, seed, index, image size);
-// train and test never share an image (split by image hash).
+// train, validation and test never share an image (split by image hash).
 
 /// The mini suite's datasets, named as in `dataset("mini-…")`.
 public enum MiniTask: String, CaseIterable, Sendable, Codable {
@@ -14,13 +14,16 @@ public enum MiniTask: String, CaseIterable, Sendable, Codable {
     case ocrvqa = "mini-ocrvqa"
     case vqav2 = "mini-vqav2"
     case pope = "mini-pope"
+    /// Lettered multiple choice on seen content (A-OKVQA): part of the built-in model's
+    /// instruction mix, not a column of the study's table.
+    case aokvqa = "mini-aokvqa"
     /// One caption per natural scene, for connector alignment (not an evaluation set).
     case descriptions = "mini-descriptions"
 
     /// The nine evaluation datasets in the order of the study's Table 1 (descriptions excluded).
     public static let evaluation: [MiniTask] = [.sqa, .vizwiz, .iconqaTxt, .iconqaBlank, .flickr, .okvqa, .ocrvqa, .vqav2, .pope]
-    /// The seen mix the built-in model is fine-tuned on.
-    public static let seenMix: [MiniTask] = [.okvqa, .ocrvqa, .vqav2]
+    /// The seen instruction mix the built-in model is tuned on (with descriptions beside it).
+    public static let seenMix: [MiniTask] = [.okvqa, .ocrvqa, .vqav2, .aokvqa]
 
     /// The study's dataset this one stands in for.
     public var analogue: String {
@@ -34,6 +37,7 @@ public enum MiniTask: String, CaseIterable, Sendable, Codable {
         case .ocrvqa: return "OCR-VQA"
         case .vqav2: return "VQAv2"
         case .pope: return "POPE"
+        case .aokvqa: return "A-OKVQA"
         case .descriptions: return "LLaVA-Pretrain (LCS-558K)"
         }
     }
@@ -41,7 +45,7 @@ public enum MiniTask: String, CaseIterable, Sendable, Codable {
     public var group: MiniGroup {
         switch self {
         case .sqa, .vizwiz, .iconqaTxt, .iconqaBlank, .flickr: return .unseen
-        case .okvqa, .ocrvqa, .vqav2: return .seen
+        case .okvqa, .ocrvqa, .vqav2, .aokvqa: return .seen
         case .pope: return .probe
         case .descriptions: return .alignment
         }
@@ -49,15 +53,15 @@ public enum MiniTask: String, CaseIterable, Sendable, Codable {
 
     public var metric: MiniMetric {
         switch self {
-        case .sqa, .iconqaTxt, .iconqaBlank, .ocrvqa: return .accuracy
+        case .sqa, .iconqaTxt, .iconqaBlank, .ocrvqa, .aokvqa: return .accuracy
         case .vizwiz, .okvqa, .vqav2: return .vqaScore
         case .flickr, .descriptions: return .ciderD
         case .pope: return .pope
         }
     }
 
-    /// Samples per split when no size is given.
-    public func defaultSize(_ split: MiniSplit) -> Int { split == .train ? 1000 : 250 }
+    /// Samples per split when no size is given: 1000 to train on, 500 to validate or test.
+    public func defaultSize(_ split: MiniSplit) -> Int { split == .train ? 1000 : 500 }
 }
 
 /// Whether the built-in model saw a dataset's kind of data in training.
@@ -75,7 +79,20 @@ public enum MiniMetric: String, Sendable, Codable {
     case pope
 }
 
-public enum MiniSplit: String, Sendable, Codable, CaseIterable { case train, test }
+/// The three disjoint splits: train, validation (for choosing settings such as learning
+/// rates) and test. An image's hash decides its split: one in five is test, one in five
+/// validation, the rest train.
+public enum MiniSplit: String, Sendable, Codable, CaseIterable {
+    case train, validation, test
+
+    /// The split an image with this FNV-1a hash belongs to.
+    static func of(imageHash: UInt64) -> MiniSplit {
+        switch imageHash % 5 { case 0: return .test; case 1: return .validation; default: return .train }
+    }
+
+    /// The salt of the split's scene stream.
+    var salt: UInt64 { switch self { case .train: return 1; case .test: return 2; case .validation: return 3 } }
+}
 
 /// POPE's negative sampling: absent objects chosen at random, among the most
 /// frequent objects, or among the objects that co-occur with those present.
@@ -118,7 +135,7 @@ public struct MiniDataset: Sendable {
     public var group: MiniGroup { task.group }
     public var metric: MiniMetric { task.metric }
 
-    /// Generates `size` samples (default: 1000 train, 250 test).
+    /// Generates `size` samples (default: 1000 train, 500 validation or test).
     /// - Parameters:
     ///   - seed: the suite seed; the same seed gives the same bytes on every machine.
     ///   - imageSize: side of the square images (64 suits a CLIP with patch 8).
@@ -178,15 +195,13 @@ public struct MiniDataset: Sendable {
     public static func sample(_ task: MiniTask, split: MiniSplit, index: Int, seed: UInt64 = 0,
                               imageSize: Int = 64) -> MiniSample {
         let taskSalt = fnv1a(Array(task.rawValue.utf8))
-        let splitSalt: UInt64 = split == .train ? 1 : 2
         // The slot stream fixes the answer class (balanced over indices); attempts redraw
-        // the scene until its image hash falls in this split's share (test: 1 in 5).
+        // the scene until its image hash falls in this split's share (MiniSplit.of).
         let slot = TaskSlot(index: index, seed: SceneRandom.mix(seed ^ taskSalt))
         for attempt in 0..<UInt64(10_000) {
-            var rng = SceneRandom(seed, taskSalt, splitSalt, UInt64(index), attempt)
+            var rng = SceneRandom(seed, taskSalt, split.salt, UInt64(index), attempt)
             var s = MiniTaskGenerator.make(task, slot: slot, size: imageSize, rng: &rng)
-            let inTest = fnv1a(s.image.pixels) % 5 == 0
-            guard inTest == (split == .test) else { continue }
+            guard MiniSplit.of(imageHash: fnv1a(s.image.pixels)) == split else { continue }
             s.id = "\(task.rawValue)/\(split.rawValue)/\(index)"
             s.task = task
             return s

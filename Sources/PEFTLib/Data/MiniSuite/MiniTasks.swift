@@ -37,6 +37,7 @@ enum MiniTaskGenerator {
         case .iconqaBlank: return iconqaBlank(slot, size, &rng)
         case .flickr: return flickr(slot, size, &rng)
         case .pope: return pope(slot, size, &rng)
+        case .aokvqa: return aokvqa(slot, size, &rng)
         case .descriptions:
             let scene = MiniScene.natural(size: size, rng: &rng, count: 1...4)
             let prompt = rng.pick(["Describe the image.", "What is in this picture?", "Give a short description of the image."])
@@ -65,51 +66,93 @@ enum MiniTaskGenerator {
 
     // MARK: - Seen
 
-    /// Colour, shape, count and position questions (VQAv2).
+    /// The question types of mini-vqav2 answered with a number.
+    static let countingTypes: Set<String> = ["count", "count-all"]
+    /// The question types of mini-vqav2 answered yes or no (a third of the set, as in VQAv2).
+    static let yesNoTypes: Set<String> = ["exists", "any", "is-colour"]
+
+    /// VQAv2's kinds of question about photos: yes/no (is there, are there any, is it this
+    /// colour), colour, shape, counts over 1…8, position, and which kind is most frequent.
     static func vqav2(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
-        let colours = MiniColour.allCases, shapes = MiniObject.shapes
-        let (type, a) = slot.typeAndClass(types: 4) { [colours.count, shapes.count, 4, 3][$0] }
+        let colours = MiniColour.allCases, shapes = MiniObject.shapes, kinds = MiniObject.allCases
+        let classes = [2, 2, 2, colours.count, shapes.count, 8, 3, 8, kinds.count]
+        let (type, a) = slot.typeAndClass(types: classes.count) { classes[$0] }
+        func yesNo(_ scene: MiniScene, _ question: String, _ type: String) -> MiniSample {
+            let answer = a == 0 ? "yes" : "no"
+            return withReferences(sample(scene.render(), question, answer, type, objects: scene),
+                                  annotators(answer, others: [a == 0 ? "no" : "yes"], rng: &rng))
+        }
         switch type {
-        case 0: // colour of a named object
+        case 0, 1: // existence, with a random absent object as the negative
+            let scene = MiniScene.natural(size: size, rng: &rng)
+            let kind = a == 0 ? rng.pick(scene.objects).kind : rng.pick(kinds.filter { !scene.kinds.contains($0) })
+            return type == 0
+                ? yesNo(scene, "Is there \(indefiniteArticle(kind.name)) \(kind.name) in this picture?", "exists")
+                : yesNo(scene, "Are there any \(kind.plural)?", "any")
+        case 2: // an attribute: is the named object of this colour
+            let scene = MiniScene.natural(size: size, rng: &rng)
+            let object = rng.pick(scene.objects)
+            let asked = a == 0 ? object.colour : otherColour(than: object.colour, rng: &rng)
+            return yesNo(scene, "Is the \(object.kind.name) \(asked.rawValue)?", "is-colour")
+        case 3: // colour of a named object
             var scene = MiniScene.natural(size: size, rng: &rng)
             let t = rng.below(scene.objects.count)
             scene.objects[t].colour = colours[a]
             let answer = colours[a].rawValue
             return withReferences(sample(scene.render(), "What colour is the \(scene.objects[t].kind.name)?", answer, "colour", objects: scene),
                                   annotators(answer, others: colours.map(\.rawValue).filter { $0 != answer }, rng: &rng))
-        case 1: // shape of the only object of a colour
+        case 4: // shape of the only object of a colour
             let colour = rng.pick(colours)
             var scene = MiniScene(size: size, rng: &rng)
             scene.place(shapes[a], colour, rng: &rng)
             for _ in 0..<rng.int(1...3) {
-                let kind = rng.pick(MiniObject.allCases.filter { !scene.kinds.contains($0) })
+                let kind = rng.pick(kinds.filter { !scene.kinds.contains($0) })
                 scene.place(kind, otherColour(than: colour, rng: &rng), rng: &rng)
             }
             let answer = shapes[a].name
             return withReferences(sample(scene.render(), "What shape is the \(colour.rawValue) object?", answer, "shape", objects: scene),
                                   annotators(answer, others: shapes.map(\.name).filter { $0 != answer }, rng: &rng))
-        case 2: // count of a kind
-            let n = a + 1, kind = rng.pick(MiniObject.allCases)
+        case 5: // count of a kind, 1…8, among up to two others
+            let n = a + 1, kind = rng.pick(kinds)
             var scene = MiniScene(size: size, rng: &rng)
             for _ in 0..<n { scene.place(kind, rng.pick(colours), rng: &rng) }
-            for _ in 0..<rng.int(0...2) {
-                scene.place(rng.pick(MiniObject.allCases.filter { $0 != kind }), rng.pick(colours), rng: &rng)
+            for _ in 0..<rng.int(0...min(2, 9 - n)) {
+                scene.place(rng.pick(kinds.filter { $0 != kind }), rng.pick(colours), rng: &rng)
             }
-            let answer = String(n)
-            return withReferences(sample(scene.render(), "How many \(kind.plural) are there?", answer, "count", objects: scene),
-                                  annotators(answer, others: [String(max(1, n - 1)), String(n + 1)], rng: &rng))
-        default: // column of a named object
+            return counted(scene, "How many \(kind.plural) are there?", n, "count", &rng)
+        case 6: // column of a named object
             let where_ = ["left", "center", "right"][a]
             var scene = MiniScene(size: size, rng: &rng)
-            let kind = rng.pick(MiniObject.allCases)
+            let kind = rng.pick(kinds)
             scene.place(kind, rng.pick(colours), rng: &rng, columns: [a])
             for _ in 0..<rng.int(1...2) {
-                scene.place(rng.pick(MiniObject.allCases.filter { !scene.kinds.contains($0) }), rng.pick(colours),
+                scene.place(rng.pick(kinds.filter { !scene.kinds.contains($0) }), rng.pick(colours),
                             rng: &rng, columns: Set([0, 1, 2]).subtracting([a]))
             }
             return withReferences(sample(scene.render(), "Where is the \(kind.name)? Answer left, center or right.", where_, "position", objects: scene),
                                   annotators(where_, others: ["middle"], rng: &rng))
+        case 7: // every object counted, 1…8
+            let n = a + 1
+            var scene = MiniScene(size: size, rng: &rng)
+            for _ in 0..<n { scene.place(rng.pick(kinds), rng.pick(colours), rng: &rng) }
+            return counted(scene, "How many objects are in this picture?", n, "count-all", &rng)
+        default: // the kind there is most of: 2…4 of it, fewer of one or two others
+            let kind = kinds[a], top = rng.int(2...4)
+            var scene = MiniScene(size: size, rng: &rng)
+            for _ in 0..<top { scene.place(kind, rng.pick(colours), rng: &rng) }
+            for other in rng.shuffled(kinds.filter { $0 != kind }).prefix(rng.int(1...2)) {
+                for _ in 0..<min(rng.int(1...(top - 1)), scene.freeCells.count) { scene.place(other, rng.pick(colours), rng: &rng) }
+            }
+            return withReferences(sample(scene.render(), "Which kind of object is there the most of?", kind.name, "most", objects: scene),
+                                  annotators(kind.name, others: [kind.plural], rng: &rng))
         }
+    }
+
+    /// A count answer with annotators who are sometimes off by one.
+    static func counted(_ scene: MiniScene, _ question: String, _ n: Int, _ type: String,
+                        _ rng: inout SceneRandom) -> MiniSample {
+        withReferences(sample(scene.render(), question, String(n), type, objects: scene),
+                       annotators(String(n), others: [String(max(1, n - 1)), String(n + 1)], rng: &rng))
     }
 
     static func withReferences(_ s: MiniSample, _ refs: [String]) -> MiniSample {
@@ -153,7 +196,56 @@ enum MiniTaskGenerator {
         let ty = by0 + max(0, (by1 - by0 - th) / 3) + rng.int(0...max(0, (by1 - by0 - th) / 3))
         image.drawText(word, x: tx, y: ty, scale: scale, colour: ink)
         let question = type == 0 ? "What word is written on the book?" : "What is the title of this book?"
-        return sample(image, question, word.lowercased(), type == 0 ? "word" : "title")
+        return sample(image, question, word, type == 0 ? "word" : "title")
+    }
+
+    /// The instruction mix's multiple-choice prompt (LLaVA-1.5's, for A-OKVQA).
+    static let letterPrompt = "Answer with the option's letter from the given choices directly."
+
+    /// Lettered multiple choice about photos (A-OKVQA): colour, shape, position, or what an
+    /// object is for; options one per line.
+    static func aokvqa(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
+        let letters = ["A", "B", "C", "D"]
+        let (type, a) = slot.typeAndClass(types: 4) { _ in 4 }
+        var scene = MiniScene.natural(size: size, rng: &rng)
+        var options: [String] = [], correct = "", question = ""
+        switch type {
+        case 0:
+            let object = rng.pick(scene.objects)
+            correct = object.colour.rawValue
+            options = Array(rng.shuffled(MiniColour.allCases.map(\.rawValue).filter { $0 != correct }).prefix(3))
+            question = "What colour is the \(object.kind.name)?"
+        case 1:
+            scene = MiniScene(size: size, rng: &rng)
+            let colour = rng.pick(MiniColour.allCases), shape = rng.pick(MiniObject.shapes)
+            scene.place(shape, colour, rng: &rng)
+            for _ in 0..<rng.int(1...2) {
+                scene.place(rng.pick(MiniObject.icons.filter { !scene.kinds.contains($0) }), otherColour(than: colour, rng: &rng), rng: &rng)
+            }
+            correct = shape.name
+            options = Array(rng.shuffled(MiniObject.shapes.map(\.name).filter { $0 != correct }).prefix(3))
+            question = "What shape is the \(colour.rawValue) object?"
+        case 2:
+            let object = rng.pick(scene.objects)
+            correct = scene.location(object)
+            let places = ["top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right"]
+            options = Array(rng.shuffled(places.filter { $0 != correct }).prefix(3))
+            question = "Where is the \(object.kind.name)?"
+        default:
+            let (kind, answer, _) = rng.pick(MiniFacts.usedFor)
+            scene = MiniScene(size: size, grid: 1, rng: &rng)
+            scene.fill = 0.62 + 0.25 * rng.unit()
+            scene.place(kind, rng.pick(MiniColour.allCases), rng: &rng)
+            correct = answer
+            options = Array(rng.shuffled(MiniFacts.usedFor.map(\.1).filter { $0 != answer }).prefix(3))
+            question = "What is this object used for?"
+        }
+        options.insert(correct, at: a)
+        let listed = zip(letters, options).map { "\($0). \($1)" }.joined(separator: "\n")
+        var s = sample(scene.render(), "\(question)\n\(listed)\n\(letterPrompt)", letters[a],
+                       ["colour", "shape", "position", "used-for"][type], objects: scene)
+        s.options = options
+        return s
     }
 
     // MARK: - Unseen
@@ -184,6 +276,7 @@ enum MiniTaskGenerator {
             options = Array(rng.shuffled((1...7).map(String.init).filter { $0 != correct }).prefix(3))
             question = "How many objects are in the image?"
         }
+        scene.style = .diagram
         options.insert(correct, at: a)
         let listed = zip(letters, options).map { "(\($0)) \($1)" }.joined(separator: " ")
         var s = sample(scene.render(), "\(question)\nOptions: \(listed)\nAnswer with the option's letter.", letters[a],
@@ -234,6 +327,7 @@ enum MiniTaskGenerator {
         let others = Array(rng.shuffled(icons.filter { $0 != target }).prefix(2))
         var scene = MiniScene(size: size, grid: 4, rng: &rng)
         scene.fill = 0.85
+        scene.style = .iconSheet
         let colour = rng.pick(MiniColour.allCases)
         let counts: [Int]
         if type == 0 { let top = rng.int(3...5); counts = [top, rng.int(1...(top - 1)), rng.int(1...(top - 1))] }
@@ -253,6 +347,7 @@ enum MiniTaskGenerator {
         let kind = rng.pick(MiniObject.icons)
         var scene = MiniScene(size: size, grid: 4, rng: &rng)
         scene.fill = 0.85
+        scene.style = .iconSheet
         let colour = rng.pick(MiniColour.allCases)
         for _ in 0..<n { scene.place(kind, colour, rng: &rng) }
         let distractor = rng.pick(MiniObject.icons.filter { $0 != kind })

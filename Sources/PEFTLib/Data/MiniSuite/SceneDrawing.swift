@@ -137,6 +137,19 @@ extension RGBImage {
         }
     }
 
+    /// Inks every background pixel that touches a drawn one (4-neighbours): a one-pixel
+    /// outline around every object.
+    mutating func outline(background: RGB, ink: RGB) {
+        let source = self
+        for y in 0..<height {
+            for x in 0..<width where source[x, y] == background {
+                let touches = (x > 0 && source[x - 1, y] != background) || (x + 1 < width && source[x + 1, y] != background)
+                    || (y > 0 && source[x, y - 1] != background) || (y + 1 < height && source[x, y + 1] != background)
+                if touches { self[x, y] = ink }
+            }
+        }
+    }
+
     /// Adds noise uniform in ±`amplitude` to every channel.
     mutating func addNoise(amplitude: Int, rng: inout SceneRandom) {
         for i in 0..<pixels.count {

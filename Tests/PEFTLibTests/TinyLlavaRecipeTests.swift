@@ -1,0 +1,111 @@
+// The tiny-llava recipe's plumbing (quick variant: a few steps): a model that fails its gate
+// is not written, an interrupted run resumes to the same bits, an unfinished run is not
+// dropped by accident; and the shipped model against its own scores.json.
+
+import Foundation
+import PEFTLabJSON
+import PEFTLib
+import Testing
+
+@Suite(.serialized) struct TinyLlavaRecipeTests {
+    static func folder(_ name: String) -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("recipe-\(name)-\(UUID().uuidString)").path
+    }
+
+    @Test func aModelThatFailsItsGateIsNotWrittenAndIsKeptForInspection() throws {
+        let out = Self.folder("gate")
+        defer { try? FileManager.default.removeItem(atPath: TinyLlavaRecipe.workFolder(for: out)) }
+        var recipe = TinyLlavaRecipe.quick()
+        recipe.enforcesGate = true
+        #expect {
+            try recipe.run(output: out, log: { _ in })
+        } throws: { error in
+            guard case TinyLlavaRecipeError.gateFailed(let checks, let kept)? = error as? TinyLlavaRecipeError else { return false }
+            return checks.contains("mini-okvqa ≥ 0.9") && FileManager.default.fileExists(atPath: kept + "/scores.json")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
+        // The work folder is kept: running again without --resume says so instead of dropping it.
+        #expect(throws: TinyLlavaRecipeError.unfinishedRun(TinyLlavaRecipe.workFolder(for: out))) {
+            try recipe.run(output: out, log: { _ in })
+        }
+    }
+
+    @Test func anInterruptedRecipeResumesToTheSameBits() throws {
+        let whole = Self.folder("whole"), cut = Self.folder("cut")
+        defer { for f in [whole, cut] { try? FileManager.default.removeItem(atPath: f) } }
+        let recipe = TinyLlavaRecipe.quick()
+        let report = try recipe.run(output: whole, log: { _ in })
+        #expect(report.sets.count == MiniTask.evaluation.count)
+        let scores = try JSON.parse(bytes: Data(contentsOf: URL(fileURLWithPath: whole + "/scores.json")))
+        #expect(scores["zero_shot"]?["mini-sqa"]?["interval"]?.arrayValue?.count == 2)
+        #expect(scores["zero_shot"]?["mini-sqa"]?["chance"]?.doubleValue == 0.25)
+        #expect(scores["gate"]?["passed"]?.boolValue == false)
+
+        // Stop in the instruction stage (the 5th check comes after both alignment steps).
+        var checks = 0
+        #expect(throws: TinyLlavaRecipeError.self) {
+            try recipe.run(output: cut, isCancelled: { checks += 1; return checks >= 5 }, log: { _ in })
+        }
+        #expect(!FileManager.default.fileExists(atPath: cut))
+        var lines: [String] = []
+        try recipe.run(output: cut, resume: true, log: { lines.append($0) })
+        #expect(lines.contains { $0.contains("resumed at step") })
+        let a = try Data(contentsOf: URL(fileURLWithPath: whole + "/model.safetensors"))
+        let b = try Data(contentsOf: URL(fileURLWithPath: cut + "/model.safetensors"))
+        #expect(a == b)
+        #expect(!FileManager.default.fileExists(atPath: TinyLlavaRecipe.workFolder(for: cut)))
+    }
+
+    @Test func otherSettingsDoNotResumeAnotherRunsCheckpoints() throws {
+        let out = Self.folder("settings")
+        defer { try? FileManager.default.removeItem(atPath: TinyLlavaRecipe.workFolder(for: out)) }
+        var checks = 0
+        let recipe = TinyLlavaRecipe.quick()
+        #expect(throws: TinyLlavaRecipeError.self) {
+            try recipe.run(output: out, isCancelled: { checks += 1; return checks >= 2 }, log: { _ in })
+        }
+        var other = recipe
+        other.instructionSteps += 1
+        #expect(throws: TinyLlavaRecipeError.otherSettings(TinyLlavaRecipe.workFolder(for: out))) {
+            try other.run(output: out, resume: true, log: { _ in })
+        }
+    }
+}
+
+/// The shipped model passes its gate, and its scores.json is its own: three sets scored again
+/// with the shipped files land inside the intervals written there.
+@Suite struct TinyLlavaGateTests {
+    static let modelFolder = TinyLlavaParityTests.modelFolder
+
+    static func scores() throws -> JSON {
+        try JSON.parse(bytes: Data(contentsOf: URL(fileURLWithPath: modelFolder + "/scores.json")))
+    }
+
+    @Test func theShippedModelPassesItsGate() throws {
+        let scores = try Self.scores()
+        #expect(scores["gate"]?["passed"]?.boolValue == true)
+        let checks = try #require(scores["gate"]?["checks"]?.arrayValue)
+        #expect(checks.count >= 14)
+        for check in checks { #expect(check["passed"]?.boolValue == true, "\(check)") }
+        for task in MiniTask.evaluation {
+            let entry = try #require(scores["zero_shot"]?[task.rawValue], "\(task)")
+            #expect(entry["examples"]?.intValue == 500)
+            let interval = try #require(entry["interval"]?.arrayValue?.compactMap { $0.doubleValue })
+            let score = try #require(entry["score"]?.doubleValue)
+            #expect(interval.count == 2 && interval[0] <= score && score <= interval[1], "\(task)")
+        }
+    }
+
+    @Test(arguments: [MiniTask.okvqa, .sqa, .pope])
+    func scoresJSONAgreesWithTheShippedModel(task: MiniTask) throws {
+        let entry = try #require(try Self.scores()["zero_shot"]?[task.rawValue])
+        let interval = try #require(entry["interval"]?.arrayValue?.compactMap { $0.doubleValue })
+        let model = try LlavaForConditionalGeneration.load(directory: Self.modelFolder)
+        let tokenizer = try Tokenizer(path: Self.modelFolder)
+        let preprocessor = try CLIPPreprocessorConfig(contentsOf: Self.modelFolder + "/preprocessor_config.json")
+        let evaluator = try Evaluator(model: model, tokenizer: tokenizer, preprocessor: preprocessor, batchSize: 16, maxNewTokens: 24)
+        let result = try evaluator.evaluate(MiniDataset(task, split: .test, size: 500, imageSize: TinyLlava.imageSize).examples)
+        #expect(interval[0] <= result.score && result.score <= interval[1],
+                "\(task): \(result.score) outside scores.json's \(interval)")
+    }
+}
