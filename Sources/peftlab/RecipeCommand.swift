@@ -20,6 +20,8 @@ struct RecipeCommand: ParsableCommand {
     @Option(help: "Test samples per dataset for the gate.") var evaluationExamples: Int?
     @Flag(help: "Continue from the checkpoints of an interrupted run.") var resume = false
     @Flag(help: "Delete an earlier run's checkpoints and start over.") var fresh = false
+    @Flag(help: "Score the latest checkpoint of a run in progress on --evaluation-examples test items per set (default 100); writes nothing.")
+    var evaluateCheckpoint = false
     @Flag(help: "A few steps on a few examples (checks the recipe runs; the model learns nothing, the gate is not enforced).")
     var quick = false
 
@@ -29,6 +31,12 @@ struct RecipeCommand: ParsableCommand {
         if let alignmentSteps { recipe.alignmentSteps = alignmentSteps }
         if let instructionSteps { recipe.instructionSteps = instructionSteps }
         if let evaluationExamples { recipe.evaluationExamples = evaluationExamples }
+        if evaluateCheckpoint {
+            try recipe.evaluateCheckpoint(output: out, examples: evaluationExamples ?? 100) { line in
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            }
+            return
+        }
         let interrupted = InterruptFlag.install()
         do {
             try recipe.run(output: out, resume: resume, fresh: fresh, isCancelled: { interrupted.isSet }) { line in

@@ -49,13 +49,17 @@ public struct TinyLlavaGateReport: Sendable, Equatable {
     public func set(_ task: MiniTask) -> TinyLlavaSetScore? { sets.first { $0.task == task } }
 
     /// Scores every evaluation set on `examples` test items and applies `gate`.
+    /// - Parameter showing: answers of each set to log, with their questions
     public static func evaluate(_ evaluator: Evaluator, examples: Int, seed: UInt64 = 0, gate: TinyLlavaGate = TinyLlavaGate(),
-                                log: (String) -> Void = { _ in }) throws -> TinyLlavaGateReport {
+                                showing: Int = 0, log: (String) -> Void = { _ in }) throws -> TinyLlavaGateReport {
         var sets: [TinyLlavaSetScore] = []
         for task in MiniTask.evaluation {
             let test = MiniDataset(task, split: .test, size: examples, seed: seed, imageSize: TinyLlava.imageSize).examples
             let train = MiniDataset(task, split: .train, size: 1000, seed: seed, imageSize: TinyLlava.imageSize).examples
             let result = try evaluator.evaluate(test)
+            for p in result.predictions.prefix(showing) {
+                log("    \(p.question.replacingOccurrences(of: "\n", with: " / ")) → \"\(p.prediction)\" (reference \"\(p.reference)\")")
+            }
             var subScores = result.subScores
             if task.metric == .pope {
                 for setting in POPESetting.allCases {

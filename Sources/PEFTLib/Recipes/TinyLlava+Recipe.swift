@@ -2,14 +2,17 @@
 // before the study fine-tuned it.
 //
 //   1. tokenizer: a case-preserving WordLevel vocabulary over the mini suite's text;
-//   2. alignment: the whole model trains on scene descriptions. LLaVA starts from a
-//      pretrained CLIP and trains only the connector here; tiny-llava's tower starts from
-//      random weights, so it learns to see in this stage;
-//   3. instruction tuning on the seen mix — the skills the unseen sets reuse, not their
+//   2. vision pretraining, the analogue of CLIP's: the tower alone learns, patch by patch,
+//      which object, colour and letter it shows (TinyLlava+VisionPretraining.swift); it is
+//      frozen from then on, as LLaVA-1.5 freezes its CLIP;
+//   3. alignment: the connector and the language model train on scene descriptions (LLaVA
+//      trains only the connector here; tiny-llava's language model starts from random
+//      weights, so it learns to speak in this stage too);
+//   4. instruction tuning on the seen mix — the skills the unseen sets reuse, not their
 //      formats: yes/no, colours, shapes, positions, counts over 1…8 (mini-vqav2), facts
 //      (mini-okvqa), reading (mini-ocrvqa), lettered choice (mini-aokvqa), with descriptions
 //      as about 15 % of the examples;
-//   4. the ship gate: zero-shot scores on 500 test items of every set, each with its 95 %
+//   5. the ship gate: zero-shot scores on 500 test items of every set, each with its 95 %
 //      interval, chance level and ceiling, written to scores.json. A model that fails the
 //      gate is not written.
 //
@@ -23,6 +26,10 @@ import PEFTLabJSON
 /// Settings of the tiny-llava recipe.
 public struct TinyLlavaRecipe: Sendable {
     public var seed: UInt64 = 0
+    /// Images and steps of the vision pretraining stage, and its batch.
+    public var visionExamples = 48_000
+    public var visionSteps = 2000
+    public var visionBatchSize = 32
     /// Description samples for the alignment stage.
     public var alignmentExamples = 8000
     public var alignmentSteps = 800
@@ -45,6 +52,7 @@ public struct TinyLlavaRecipe: Sendable {
     /// A quick variant for tests: a few steps on a few examples, the gate reported but not enforced.
     public static func quick() -> TinyLlavaRecipe {
         var r = TinyLlavaRecipe()
+        r.visionExamples = 16; r.visionSteps = 2; r.visionBatchSize = 4
         r.alignmentExamples = 32; r.alignmentSteps = 2
         r.instructionMix = r.instructionMix.map { ($0.task, 8) }
         r.instructionSteps = 3
@@ -56,7 +64,8 @@ public struct TinyLlavaRecipe: Sendable {
     /// The settings as JSON (scores.json's "recipe"; a checkpoint folder is resumed only by
     /// the same settings).
     public var settings: JSON {
-        ["seed": .int(Int(seed)), "alignment_examples": .int(alignmentExamples), "alignment_steps": .int(alignmentSteps),
+        ["seed": .int(Int(seed)), "vision_examples": .int(visionExamples), "vision_steps": .int(visionSteps),
+         "vision_batch_size": .int(visionBatchSize), "alignment_examples": .int(alignmentExamples), "alignment_steps": .int(alignmentSteps),
          "instruction_mix": .object(instructionMix.reduce(into: JSONObject()) { $0[$1.task.rawValue] = .int($1.examples) }),
          "instruction_steps": .int(instructionSteps), "batch_size": .int(batchSize), "learning_rate": .number(learningRate),
          "evaluation_examples": .int(evaluationExamples)]
@@ -119,13 +128,21 @@ public struct TinyLlavaRecipe: Sendable {
         model.unfreeze()
         log("model: \(model.parameterCount) parameters")
 
-        // 2. Alignment, 3. instruction tuning.
-        var clock = RecipeClock(totalSteps: alignmentSteps + instructionSteps)
+        // 2. Vision pretraining, 3. alignment, 4. instruction tuning.
+        var clock = RecipeClock(totalSteps: visionSteps + alignmentSteps + instructionSteps)
+        let images = Self.parallelMap(visionExamples) { i in
+            LabelledPatches.sample(index: i, seed: seed, size: TinyLlava.imageSize, patch: config.visionConfig.patchSize)
+        }
+        let vision = try VisionPretrainingTask(tower: model.model.visionTower, samples: images,
+                                               preprocessor: TinyLlava.preprocessor, batchSize: visionBatchSize, seed: seed)
+        try train(vision, steps: visionSteps, stage: "vision pretraining", checkpoint: work + "/vision.safetensors",
+                  clock: &clock, isCancelled: isCancelled, log: log)
+        model.model.visionTower.freeze()
         let alignment = Self.generate([(.descriptions, alignmentExamples)], seed: seed)
-        try train(model, tokenizer: tokenizer, examples: alignment, steps: alignmentSteps, stage: "alignment",
+        try train(try supervised(model, tokenizer, alignment), steps: alignmentSteps, stage: "alignment",
                   checkpoint: work + "/alignment.safetensors", clock: &clock, isCancelled: isCancelled, log: log)
         let mix = Self.generate(instructionMix, seed: seed)
-        try train(model, tokenizer: tokenizer, examples: mix, steps: instructionSteps, stage: "instruction tuning",
+        try train(try supervised(model, tokenizer, mix), steps: instructionSteps, stage: "instruction tuning",
                   checkpoint: work + "/instruction.safetensors", clock: &clock, isCancelled: isCancelled, log: log)
 
         try model.save(directory: staged)
@@ -156,33 +173,72 @@ public struct TinyLlavaRecipe: Sendable {
         return report
     }
 
-    /// The examples of several mini train sets, generated on the thread budget's workers
-    /// (every sample is a pure function of its index, so the order and bytes never change).
-    static func generate(_ sets: [(task: MiniTask, examples: Int)], seed: UInt64) -> [VQAExample] {
-        var out: [VQAExample] = []
-        for (task, count) in sets {
-            var samples = [MiniSample?](repeating: nil, count: count)
-            samples.withUnsafeMutableBufferPointer { buffer in
-                let base = buffer.baseAddress!
-                Threading.parallelFor(count, minimumChunk: 64) { range in
-                    for i in range {
-                        (base + i).pointee = MiniDataset.sample(task, split: .train, index: i, seed: seed,
-                                                                imageSize: TinyLlava.imageSize)
-                    }
-                }
-            }
-            out += samples.map { VQAExample($0!) }
+    /// The gate's figures for the latest checkpoint of a run still in progress (instruction
+    /// tuning's, else alignment's), on `examples` test items per set: to see how far a long
+    /// recipe has got without stopping it. Nothing is written.
+    public func evaluateCheckpoint(output: String, examples: Int, log: (String) -> Void = { print($0) }) throws -> TinyLlavaGateReport {
+        let work = Self.workFolder(for: output), staged = work + "/model"
+        let tokenizer = try Tokenizer(path: staged)
+        guard let image = tokenizer.id(for: "<image>"), let pad = tokenizer.specialTokens.pad,
+              let begin = tokenizer.specialTokens.bos, let end = tokenizer.specialTokens.eos else {
+            throw ModelError.invalidInput("the tokenizer in \(staged) lacks a special token")
         }
-        return out
+        let config = try TinyLlava.config(vocabularySize: tokenizer.vocabularySize, imageToken: image, pad: pad,
+                                          begin: begin, end: end)
+        let model = try LlavaForConditionalGeneration(config: config, initialization: .random(seed: seed &+ 1))
+        let paths = ["vision", "alignment", "instruction"].map { work + "/\($0).safetensors" }
+            .filter { FileManager.default.fileExists(atPath: $0) }
+        guard !paths.isEmpty else { throw TinyLlavaRecipeError.noCheckpoint(work) }
+        for path in paths {   // later stages override earlier ones
+            let file = try SafetensorsFile(path: path)
+            let names = Set(file.names)
+            // The vision stage names the tower's parameters as VisionPretrainingTask does.
+            let parameters = path.hasSuffix("/vision.safetensors")
+                ? model.model.visionTower.namedParameters().map { ("vision_tower." + $0.path, $0.tensor) }
+                : model.namedParameters().map { ($0.path, $0.tensor) }
+            for (name, tensor) in parameters where names.contains("param." + name) {
+                try tensor.assign(try file.floats("param." + name))
+            }
+            log("checkpoint \(path)")
+        }
+        let evaluator = try Evaluator(model: model, tokenizer: tokenizer, preprocessor: TinyLlava.preprocessor,
+                                      batchSize: 16, maxNewTokens: 24)
+        let report = try TinyLlavaGateReport.evaluate(evaluator, examples: examples, seed: seed, showing: 3, log: log)
+        for check in report.checks { log("  \(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)") }
+        return report
     }
 
-    /// One stage: AdamW with a cosine schedule (3 % warm-up), clipping at 1, every parameter
-    /// training; a checkpoint every `checkpointSeconds` and at the end.
-    private func train(_ model: LlavaForConditionalGeneration, tokenizer: Tokenizer, examples: [VQAExample], steps: Int,
-                       stage: String, checkpoint: String, clock: inout RecipeClock, isCancelled: () -> Bool,
-                       log: (String) -> Void) throws {
-        let task = try LlavaSupervisedTask(model: model, tokenizer: tokenizer, examples: examples, batchSize: batchSize,
-                                           preprocessor: TinyLlava.preprocessor)
+    /// The examples of several mini train sets (every sample is a pure function of its index,
+    /// so the order and bytes never change).
+    static func generate(_ sets: [(task: MiniTask, examples: Int)], seed: UInt64) -> [VQAExample] {
+        sets.flatMap { task, count in
+            parallelMap(count) { i in VQAExample(MiniDataset.sample(task, split: .train, index: i, seed: seed,
+                                                                    imageSize: TinyLlava.imageSize)) }
+        }
+    }
+
+    /// `body(0..<count)` on the thread budget's workers, in index order.
+    static func parallelMap<T>(_ count: Int, _ body: (Int) -> T) -> [T] {
+        var out = [T?](repeating: nil, count: count)
+        out.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            Threading.parallelFor(count, minimumChunk: 64) { range in
+                for i in range { (base + i).pointee = body(i) }
+            }
+        }
+        return out.map { $0! }
+    }
+
+    private func supervised(_ model: LlavaForConditionalGeneration, _ tokenizer: Tokenizer,
+                            _ examples: [VQAExample]) throws -> LlavaSupervisedTask {
+        try LlavaSupervisedTask(model: model, tokenizer: tokenizer, examples: examples, batchSize: batchSize,
+                                preprocessor: TinyLlava.preprocessor)
+    }
+
+    /// One stage: AdamW with a cosine schedule (3 % warm-up), clipping at 1, every parameter of
+    /// the task training; a checkpoint every `checkpointSeconds` and at the end.
+    private func train(_ task: any TrainingTask, steps: Int, stage: String, checkpoint: String, clock: inout RecipeClock,
+                       isCancelled: () -> Bool, log: (String) -> Void) throws {
         let run = TrainingRun(task: task, configuration: TrainingConfiguration(
             learningRate: learningRate, weightDecay: 0.01, schedule: .cosine(warmupRatio: 0.03), scheduledSteps: steps,
             maxGradientNorm: 1, seed: seed &+ 2))
@@ -190,7 +246,7 @@ public struct TinyLlavaRecipe: Sendable {
             try run.resume(from: checkpoint)
             log("\(stage): resumed at step \(run.step) of \(steps)")
         } else {
-            log("\(stage): \(examples.count) examples, \(steps) steps of \(batchSize)")
+            log("\(stage): \(task.exampleCount) examples, \(steps) steps of \(task.batchSize)")
         }
         clock.skip(run.step)
         let every = max(1, steps / 40)
@@ -225,6 +281,7 @@ public enum TinyLlavaRecipeError: Error, CustomStringConvertible, Equatable {
     case otherSettings(String)
     case interrupted(stage: String, step: Int, work: String)
     case gateFailed([String], kept: String)
+    case noCheckpoint(String)
 
     public var description: String {
         switch self {
@@ -236,6 +293,8 @@ public enum TinyLlavaRecipeError: Error, CustomStringConvertible, Equatable {
                 + "or pass --fresh to start over"
         case .interrupted(let stage, let step, let work):
             return "interrupted in \(stage) at step \(step); checkpoint \(work) saved: --resume continues from it"
+        case .noCheckpoint(let work):
+            return "no checkpoint in \(work) yet"
         case .gateFailed(let checks, let kept):
             return "the model fails its gate (\(checks.joined(separator: "; "))): not written; it is kept in \(kept) "
                 + "with its scores.json"

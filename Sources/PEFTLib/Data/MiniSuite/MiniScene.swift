@@ -124,6 +124,31 @@ struct MiniScene: Sendable {
         return scene
     }
 
+    /// Where each object is drawn: its centre (with its jitter) and half-size, in pixels.
+    func placements() -> [(object: SceneObject, centreX: Double, centreY: Double, half: Double)] {
+        var jitter = SceneRandom(seed: jitterSeed)
+        let cell = Double(size) / Double(grid)
+        let half = cell * fill / 2
+        let slack = max(0, cell / 2 - half - 0.5)
+        return objects.map { o in
+            let dx = (jitter.unit() * 2 - 1) * slack, dy = (jitter.unit() * 2 - 1) * slack
+            return (o, (Double(o.column) + 0.5) * cell + dx, (Double(o.row) + 0.5) * cell + dy, half)
+        }
+    }
+
+    /// For every pixel (row by row), the index in `objects` of the object drawn there, or −1.
+    func ownership() -> [Int] {
+        var owner = [Int](repeating: -1, count: size * size)
+        for (k, (o, cx, cy, half)) in placements().enumerated() {
+            var canvas = RGBImage(width: size, height: size, fill: RGB(0, 0, 0))
+            canvas.draw(o.kind, colour: RGB(255, 255, 255), centreX: cx, centreY: cy, half: half)
+            for i in 0..<(size * size) where canvas.pixels[3 * i] | canvas.pixels[3 * i + 1] | canvas.pixels[3 * i + 2] != 0 {
+                owner[i] = k
+            }
+        }
+        return owner
+    }
+
     /// The image of the scene.
     func render() -> RGBImage {
         let paper: RGB
@@ -142,13 +167,8 @@ struct MiniScene: Sendable {
                 image.fillRect(x0: 0, y0: at, x1: size, y1: at + 1, colour: rule)
             }
         }
-        var jitter = SceneRandom(seed: jitterSeed)
-        let half = cell * fill / 2
-        let slack = max(0, cell / 2 - half - 0.5)
-        for o in objects {
-            let dx = (jitter.unit() * 2 - 1) * slack, dy = (jitter.unit() * 2 - 1) * slack
-            image.draw(o.kind, colour: o.colour.rgb, centreX: (Double(o.column) + 0.5) * cell + dx,
-                       centreY: (Double(o.row) + 0.5) * cell + dy, half: half)
+        for (o, cx, cy, half) in placements() {
+            image.draw(o.kind, colour: o.colour.rgb, centreX: cx, centreY: cy, half: half)
         }
         if style == .diagram {
             image.outline(background: paper, ink: RGB(25, 25, 30))

@@ -178,23 +178,7 @@ enum MiniTaskGenerator {
     static func ocrvqa(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
         let (type, a) = slot.typeAndClass(types: 2) { _ in MiniWords.all.count }
         let word = MiniWords.all[a]
-        let scene = MiniScene(size: size, rng: &rng)
-        var image = RGBImage(width: size, height: size, fill: scene.background)
-        let cover = rng.pick(MiniColour.allCases)
-        let margin = size / 8
-        let bx0 = rng.int(0...margin), by0 = rng.int(0...margin)
-        let bx1 = size - rng.int(0...margin), by1 = size - rng.int(0...margin)
-        image.fillRect(x0: bx0, y0: by0, x1: bx1, y1: by1, colour: cover.rgb)
-        image.fillRect(x0: bx0, y0: by0, x1: bx0 + max(2, size / 16), y1: by1, colour: RGB(60, 45, 35)) // spine
-        let ink = cover == .yellow || cover == .orange ? RGB(20, 20, 20) : RGB(250, 250, 250)
-        let spine = max(2, size / 16) + 2
-        let room = bx1 - bx0 - spine - 2
-        var scale = max(1, room / (word.count * BitmapFont.advance))
-        scale = min(scale, max(1, (by1 - by0) / 14))
-        let tw = BitmapFont.width(of: word, scale: scale), th = BitmapFont.glyphHeight * scale
-        let tx = bx0 + spine + max(0, (room - tw) / 2) + rng.int(-1...1)
-        let ty = by0 + max(0, (by1 - by0 - th) / 3) + rng.int(0...max(0, (by1 - by0 - th) / 3))
-        image.drawText(word, x: tx, y: ty, scale: scale, colour: ink)
+        let image = bookCover(word, size: size, rng: &rng).image
         let question = type == 0 ? "What word is written on the book?" : "What is the title of this book?"
         return sample(image, question, word, type == 0 ? "word" : "title")
     }
@@ -246,6 +230,34 @@ enum MiniTaskGenerator {
                        ["colour", "shape", "position", "used-for"][type], objects: scene)
         s.options = options
         return s
+    }
+
+    /// A book cover in a random colour with `word` printed across it, and where each letter
+    /// lies (x0, y0, x1, y1, half-open, in pixels).
+    static func bookCover(_ word: String, size: Int, rng: inout SceneRandom)
+        -> (image: RGBImage, letters: [(letter: Character, x0: Int, y0: Int, x1: Int, y1: Int)]) {
+        let scene = MiniScene(size: size, rng: &rng)
+        var image = RGBImage(width: size, height: size, fill: scene.background)
+        let cover = rng.pick(MiniColour.allCases)
+        let margin = size / 8
+        let bx0 = rng.int(0...margin), by0 = rng.int(0...margin)
+        let bx1 = size - rng.int(0...margin), by1 = size - rng.int(0...margin)
+        image.fillRect(x0: bx0, y0: by0, x1: bx1, y1: by1, colour: cover.rgb)
+        image.fillRect(x0: bx0, y0: by0, x1: bx0 + max(2, size / 16), y1: by1, colour: RGB(60, 45, 35)) // spine
+        let ink = cover == .yellow || cover == .orange ? RGB(20, 20, 20) : RGB(250, 250, 250)
+        let spine = max(2, size / 16) + 2
+        let room = bx1 - bx0 - spine - 2
+        var scale = max(1, room / (word.count * BitmapFont.advance))
+        scale = min(scale, max(1, (by1 - by0) / 14))
+        let tw = BitmapFont.width(of: word, scale: scale), th = BitmapFont.glyphHeight * scale
+        let tx = bx0 + spine + max(0, (room - tw) / 2) + rng.int(-1...1)
+        let ty = by0 + max(0, (by1 - by0 - th) / 3) + rng.int(0...max(0, (by1 - by0 - th) / 3))
+        image.drawText(word, x: tx, y: ty, scale: scale, colour: ink)
+        let letters = word.enumerated().map { k, letter in
+            let x = tx + k * BitmapFont.advance * scale
+            return (letter, x, ty, x + BitmapFont.glyphWidth * scale, ty + th)
+        }
+        return (image, letters)
     }
 
     // MARK: - Unseen
