@@ -40,13 +40,16 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
 
+        // The benchmarks behind `peftlab bench`: each hot path against its peer. Not in the library.
+        .target(name: "PEFTLabBenchmarks", dependencies: ["PEFTLib", "Runtime"]),
+
         .executableTarget(name: "peftlab", dependencies: [
-            "Kernel", "Runtime", "PEFTLib",
+            "Kernel", "Runtime", "PEFTLib", "PEFTLabBenchmarks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "PEFTLibTests", dependencies: ["PEFTLib"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "PEFTLib", "PEFTLabJSON"],
+        .testTarget(name: "PEFTLibTests", dependencies: ["PEFTLib", "PEFTLabBenchmarks"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "PEFTLib", "PEFTLabJSON", "PEFTLabBenchmarks"],
                     exclude: ["Snapshots"]),  // read by path, as the expected outputs
         .testTarget(name: "KernelTests", dependencies: ["Kernel", "PEFTLabJSON"],
                     resources: [.copy("Fixtures")]),

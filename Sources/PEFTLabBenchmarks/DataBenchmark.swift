@@ -2,6 +2,9 @@
 // PNG decode + CLIP preprocessing, so data is never the training bottleneck
 // (`peftlab bench data` prints it beside the training step rate).
 
+import Foundation
+import PEFTLib
+
 /// Throughput of the data pipeline on this machine, one thread.
 public struct DataBenchmarkResult: Sendable, Equatable {
     public var imageSize: Int

@@ -6,6 +6,7 @@
 // decode, score); "generate" is the model's batched greedy generation alone on prepared ids and
 // pixels, which benchmarks/eval_peer.py times with transformers' generate.
 
+import PEFTLib
 import Foundation
 
 /// One measured phase of the evaluation benchmark.

@@ -2,6 +2,10 @@
 // kind of loop a cell runs around its training calls; CPython runs the same loop as the peer
 // (benchmarks/interpreter_peer.py).
 
+import Foundation
+import PEFTLib
+import Runtime
+
 /// Times a loop of integer arithmetic in the language.
 public enum InterpreterBenchmark {
     /// The loop as a cell: `s` a cell variable, `i` the loop's own, as a notebook writes it.

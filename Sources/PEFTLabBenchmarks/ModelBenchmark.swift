@@ -2,6 +2,7 @@
 // DESIGN.md §5 — forward+backward of the loss with the whole LLM (and the projector)
 // trainable and the vision tower frozen, in tokens/s, and greedy generation with the KV
 // cache in new tokens/s. benchmarks/model_peer.py times the same in PyTorch + transformers.
+import PEFTLib
 import Foundation
 
 /// One measured phase of the model benchmark.

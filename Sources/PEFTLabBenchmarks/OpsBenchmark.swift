@@ -2,6 +2,7 @@
 // small models as a fraction of the same GEMMs called bare (the same tiled sgemm on
 // preallocated buffers) in the same process, and attention forward+backward in tokens/s. benchmarks/ops_peer.py times the same
 // ops in PyTorch for the side-by-side table.
+@_spi(Benchmarks) import PEFTLib
 import Dispatch
 import Foundation
 

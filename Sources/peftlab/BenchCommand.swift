@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import PEFTLib
+import PEFTLabBenchmarks
 import Runtime
 
 struct BenchCommand: ParsableCommand {

@@ -4,6 +4,7 @@
 import Foundation
 import Testing
 import PEFTLib
+import PEFTLabBenchmarks
 
 @Suite struct MetaModelTests {
     private func llava7BConfig() throws -> LlavaConfig {

@@ -3,6 +3,7 @@
 // better than chance), POPE's adversarial negatives, and the docs grids.
 import Foundation
 import PEFTLib
+import PEFTLabBenchmarks
 import Testing
 
 /// What a text-only model should predict for a sample: the answer, or for captions the main object.

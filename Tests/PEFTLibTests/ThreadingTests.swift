@@ -1,6 +1,7 @@
 // The thread budget: results do not depend on it (to the bit), and it is configurable.
 import Testing
 import PEFTLib
+import PEFTLabBenchmarks
 
 @Suite struct ThreadingTests {
     @Test func resultsDoNotDependOnThreadBudget() throws {

@@ -2,6 +2,7 @@
 // their scoping rules now that one scope is reused across a loop's iterations.
 
 import Runtime
+import PEFTLabBenchmarks
 import Testing
 
 @Suite("Interpreter benchmark and loop scopes")

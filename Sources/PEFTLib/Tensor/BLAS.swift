@@ -18,7 +18,7 @@ import Foundation
 /// and that count is process-wide, so the last bits of a product changed with whatever else
 /// ran in the process; tiles fixed by the shape give the same bits for any budget and any
 /// neighbour.
-enum BLAS {
+@_spi(Benchmarks) public enum BLAS {
     /// C ← alpha · op(A) · op(B) + beta · C, row-major; op(X) is Xᵀ when the flag is set.
     /// Shapes: op(A) (m, k), op(B) (k, n), C (m, n); lda/ldb/ldc are row strides.
     /// Runs its tiles over the thread budget (call `sgemmSerial` from inside a parallel loop).
@@ -71,7 +71,7 @@ enum BLAS {
     }
 
     /// `sgemm` without counting: its tiles, each one single-threaded OpenBLAS call.
-    static func sgemmTiled(
+    public static func sgemmTiled(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
@@ -197,7 +197,7 @@ enum BLAS {
     static var threads: Int { Int(openblas_get_num_threads()) }
 
     /// OpenBLAS build description (core name and configuration), for benchmark reports.
-    static var configuration: String {
+    public static var configuration: String {
         let config = openblas_get_config().map { String(cString: $0) } ?? "?"
         return "\(config); kernels \(coreSelection)"
     }

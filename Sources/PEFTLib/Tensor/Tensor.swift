@@ -64,7 +64,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// Pointer to the first element (valid while the tensor is alive).
-    @inline(__always) var pointer: UnsafeMutablePointer<Float> { storage.base + offset }
+    @_spi(Benchmarks) @inline(__always) public var pointer: UnsafeMutablePointer<Float> { storage.base + offset }
 
     /// Number of dimensions.
     public var rank: Int { shape.count }
