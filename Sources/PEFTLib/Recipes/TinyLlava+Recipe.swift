@@ -97,7 +97,10 @@ public struct TinyLlavaRecipe: Sendable {
         let work = Self.workFolder(for: output)
         let fm = FileManager.default
         if fresh { try? fm.removeItem(atPath: work) }
-        let settingsText = settings.prettySerialized()
+        // The checkpoints belong to these settings and to this version of the suite's data.
+        var resumeKey = settings.objectValue ?? [:]
+        resumeKey["data_fnv1a64"] = .string(String(dataDigest(), radix: 16))
+        let settingsText = JSON.object(resumeKey).prettySerialized()
         if fm.fileExists(atPath: work) {
             guard resume else {
                 throw TinyLlavaRecipeError.unfinishedRun(work)
@@ -208,6 +211,20 @@ public struct TinyLlavaRecipe: Sendable {
         return report
     }
 
+    /// A digest of what the stages train on: the tokenizer and the first samples of every
+    /// stream (a changed generator or vocabulary changes it).
+    func dataDigest() -> UInt64 {
+        var bytes = Array(TinyLlava.tokenizerBuilder(seed: seed).tokenizerJSON().utf8)
+        for task in [MiniTask.descriptions] + instructionMix.map(\.task) {
+            for i in 0..<4 {
+                let s = MiniDataset.sample(task, split: .train, index: i, seed: seed, imageSize: TinyLlava.imageSize)
+                bytes += s.image.pixels + Array((s.question + s.answer).utf8)
+            }
+        }
+        for i in 0..<4 { bytes += LabelledPatches.sample(index: i, seed: seed, size: TinyLlava.imageSize, patch: 8).image.pixels }
+        return fnv1a(bytes)
+    }
+
     /// The examples of several mini train sets (every sample is a pure function of its index,
     /// so the order and bytes never change).
     static func generate(_ sets: [(task: MiniTask, examples: Int)], seed: UInt64) -> [VQAExample] {
@@ -289,8 +306,8 @@ public enum TinyLlavaRecipeError: Error, CustomStringConvertible, Equatable {
             return "an earlier run of the recipe left its checkpoints in \(work): pass --resume to continue it, "
                 + "or --fresh to delete them and start over"
         case .otherSettings(let work):
-            return "the checkpoints in \(work) were made with other settings: run with those settings and --resume, "
-                + "or pass --fresh to start over"
+            return "the checkpoints in \(work) were made with other settings or another version of the mini suite: "
+                + "run with those and --resume, or pass --fresh to start over"
         case .interrupted(let stage, let step, let work):
             return "interrupted in \(stage) at step \(step); checkpoint \(work) saved: --resume continues from it"
         case .noCheckpoint(let work):

@@ -87,19 +87,20 @@ enum MiniTaskGenerator {
             let scene = MiniScene.natural(size: size, rng: &rng)
             let kind = a == 0 ? rng.pick(scene.objects).kind : rng.pick(kinds.filter { !scene.kinds.contains($0) })
             return type == 0
-                ? yesNo(scene, "Is there \(indefiniteArticle(kind.name)) \(kind.name) in this picture?", "exists")
-                : yesNo(scene, "Are there any \(kind.plural)?", "any")
+                ? yesNo(scene, asked(["Is there \(indefiniteArticle(kind.name)) \(kind.name) in the image?", "Is there \(indefiniteArticle(kind.name)) \(kind.name) in this picture?", "Do you see \(indefiniteArticle(kind.name)) \(kind.name)?", "Can you see \(indefiniteArticle(kind.name)) \(kind.name) here?"], &rng), "exists")
+                : yesNo(scene, asked(["Are there any \(kind.plural)?", "Are there any \(kind.plural) in the image?", "Does this picture show any \(kind.plural)?"], &rng), "any")
         case 2: // an attribute: is the named object of this colour
             let scene = MiniScene.natural(size: size, rng: &rng)
             let object = rng.pick(scene.objects)
-            let asked = a == 0 ? object.colour : otherColour(than: object.colour, rng: &rng)
-            return yesNo(scene, "Is the \(object.kind.name) \(asked.rawValue)?", "is-colour")
+            let colour = (a == 0 ? object.colour : otherColour(than: object.colour, rng: &rng)).rawValue
+            return yesNo(scene, asked(["Is the \(object.kind.name) \(colour)?", "Is the \(object.kind.name) in the picture \(colour)?",
+                                       "Is the colour of the \(object.kind.name) \(colour)?"], &rng), "is-colour")
         case 3: // colour of a named object
             var scene = MiniScene.natural(size: size, rng: &rng)
             let t = rng.below(scene.objects.count)
             scene.objects[t].colour = colours[a]
             let answer = colours[a].rawValue
-            return withReferences(sample(scene.render(), "What colour is the \(scene.objects[t].kind.name)?", answer, "colour", objects: scene),
+            return withReferences(sample(scene.render(), asked(["What colour is the \(scene.objects[t].kind.name)?", "What is the colour of the \(scene.objects[t].kind.name)?", "Which colour does the \(scene.objects[t].kind.name) have?"], &rng), answer, "colour", objects: scene),
                                   annotators(answer, others: colours.map(\.rawValue).filter { $0 != answer }, rng: &rng))
         case 4: // shape of the only object of a colour
             let colour = rng.pick(colours)
@@ -110,7 +111,7 @@ enum MiniTaskGenerator {
                 scene.place(kind, otherColour(than: colour, rng: &rng), rng: &rng)
             }
             let answer = shapes[a].name
-            return withReferences(sample(scene.render(), "What shape is the \(colour.rawValue) object?", answer, "shape", objects: scene),
+            return withReferences(sample(scene.render(), asked(["What shape is the \(colour.rawValue) object?", "What is the shape of the \(colour.rawValue) object?", "Which shape is \(colour.rawValue)?"], &rng), answer, "shape", objects: scene),
                                   annotators(answer, others: shapes.map(\.name).filter { $0 != answer }, rng: &rng))
         case 5: // count of a kind, 1…8, among up to two others
             let n = a + 1, kind = rng.pick(kinds)
@@ -119,7 +120,7 @@ enum MiniTaskGenerator {
             for _ in 0..<rng.int(0...min(2, 9 - n)) {
                 scene.place(rng.pick(kinds.filter { $0 != kind }), rng.pick(colours), rng: &rng)
             }
-            return counted(scene, "How many \(kind.plural) are there?", n, "count", &rng)
+            return counted(scene, asked(["How many \(kind.plural) are there?", "How many \(kind.plural) can you see?", "What is the number of \(kind.plural)?", "Count the \(kind.plural)."], &rng), n, "count", &rng)
         case 6: // column of a named object
             let where_ = ["left", "center", "right"][a]
             var scene = MiniScene(size: size, rng: &rng)
@@ -129,13 +130,13 @@ enum MiniTaskGenerator {
                 scene.place(rng.pick(kinds.filter { !scene.kinds.contains($0) }), rng.pick(colours),
                             rng: &rng, columns: Set([0, 1, 2]).subtracting([a]))
             }
-            return withReferences(sample(scene.render(), "Where is the \(kind.name)? Answer left, center or right.", where_, "position", objects: scene),
+            return withReferences(sample(scene.render(), rng.pick(["Where is the \(kind.name)? Answer left, center or right.", "Is the \(kind.name) on the left, in the center or on the right?"]), where_, "position", objects: scene),
                                   annotators(where_, others: ["middle"], rng: &rng))
         case 7: // every object counted, 1…8
             let n = a + 1
             var scene = MiniScene(size: size, rng: &rng)
             for _ in 0..<n { scene.place(rng.pick(kinds), rng.pick(colours), rng: &rng) }
-            return counted(scene, "How many objects are in this picture?", n, "count-all", &rng)
+            return counted(scene, asked(["How many objects are in this picture?", "How many objects are there?", "What is the number of objects?", "How many things can you see?"], &rng), n, "count-all", &rng)
         default: // the kind there is most of: 2…4 of it, fewer of one or two others
             let kind = kinds[a], top = rng.int(2...4)
             var scene = MiniScene(size: size, rng: &rng)
@@ -143,9 +144,21 @@ enum MiniTaskGenerator {
             for other in rng.shuffled(kinds.filter { $0 != kind }).prefix(rng.int(1...2)) {
                 for _ in 0..<min(rng.int(1...(top - 1)), scene.freeCells.count) { scene.place(other, rng.pick(colours), rng: &rng) }
             }
-            return withReferences(sample(scene.render(), "Which kind of object is there the most of?", kind.name, "most", objects: scene),
+            return withReferences(sample(scene.render(), asked(["Which kind of object is there the most of?", "Which object appears most often?", "What is the most common object?"], &rng), kind.name, "most", objects: scene),
                                   annotators(kind.name, others: [kind.plural], rng: &rng))
         }
+    }
+
+    /// Response-format prompts of LLaVA-1.5's kind, added to about half of the seen short-answer
+    /// questions so that a trailing instruction is something the model has learnt to follow or
+    /// ignore (the unseen sets' own prompts are not among them).
+    static let formatPrompts = ["Answer the question using a single word or phrase.", "Answer in one word.",
+                                "Give a short answer.", "Reply with a single word.", "Answer briefly."]
+
+    /// One of a question's phrasings, sometimes with a response-format prompt after it.
+    static func asked(_ forms: [String], _ rng: inout SceneRandom) -> String {
+        let question = rng.pick(forms)
+        return rng.chance(0.5) ? question + " " + rng.pick(formatPrompts) : question
     }
 
     /// A count answer with annotators who are sometimes off by one.
@@ -169,7 +182,8 @@ enum MiniTaskGenerator {
         var scene = MiniScene(size: size, grid: 1, rng: &rng)
         scene.fill = 0.62 + 0.25 * rng.unit()
         scene.place(kind, rng.pick(MiniColour.allCases), rng: &rng)
-        let question = type == 0 ? "What is this object used for?" : "Where is this usually found?"
+        let question = type == 0 ? asked(["What is this object used for?", "What is this used for?", "What can this be used for?"], &rng)
+            : asked(["Where is this usually found?", "Where would you usually find this?", "Where is this object found?"], &rng)
         return withReferences(sample(scene.render(), question, answer, type == 0 ? "used-for" : "found-in", objects: scene),
                               annotators(answer, others: synonyms, rng: &rng))
     }
@@ -179,7 +193,8 @@ enum MiniTaskGenerator {
         let (type, a) = slot.typeAndClass(types: 2) { _ in MiniWords.all.count }
         let word = MiniWords.all[a]
         let image = bookCover(word, size: size, rng: &rng).image
-        let question = type == 0 ? "What word is written on the book?" : "What is the title of this book?"
+        let question = type == 0 ? asked(["What word is written on the book?", "What does the cover say?", "Read the word on the cover."], &rng)
+            : asked(["What is the title of this book?", "What is this book called?"], &rng)
         return sample(image, question, word, type == 0 ? "word" : "title")
     }
 
