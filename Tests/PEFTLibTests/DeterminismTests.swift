@@ -4,7 +4,7 @@
 import Foundation
 import Synchronization
 import Testing
-@testable import PEFTLib
+@_spi(Benchmarks) @testable import PEFTLib
 
 @Suite struct DeterminismTests {
     /// A GEMM-heavy forward and backward (an MLP block and a batched matmul, inner sizes on

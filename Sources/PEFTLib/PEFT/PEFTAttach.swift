@@ -43,7 +43,7 @@ struct PEFTHost {
     var projections: [(path: String, layer: Int, name: String)] {
         languageModel.layers.indices.flatMap { i in
             llamaProjectionNames.map { name in
-                let block = ["q_proj", "k_proj", "v_proj", "o_proj"].contains(name) ? "self_attn" : "mlp"
+                let block = llamaAttentionProjections.contains(name) ? "self_attn" : "mlp"
                 return ("\(languageModelPath).layers.\(i).\(block).\(name)", i, name)
             }
         }
@@ -188,14 +188,7 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
 
     switch method {
     case let .lora(c):
-        let names: [String]
-        switch c.targets {
-        case .attention: names = ["q_proj", "k_proj", "v_proj", "o_proj"]
-        case .mlp: names = ["gate_proj", "up_proj", "down_proj"]
-        case .both: names = llamaProjectionNames
-        case let .modules(list): names = list
-        }
-        let targets = try host.resolve(names, root: model)
+        let targets = try host.resolve(method.placements.map(\.module), root: model)
         // A rank past a projection's widths adds nothing (B·A has rank at most min(in, out)).
         for t in targets {
             let p = host.projection(layer: t.layer, name: t.name), rank = c.rankAndAlpha(forModule: t.path).rank
@@ -223,14 +216,7 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
         adapted = targets.map(\.path)
 
     case let .ia3(c):
-        let names: [String]
-        switch c.targets {
-        case .attention: names = ["k_proj", "v_proj"]
-        case .mlp: names = ["down_proj"]
-        case .both: names = ["k_proj", "v_proj", "down_proj"]
-        case let .modules(list): names = list
-        }
-        let targets = try host.resolve(names, root: model)
+        let targets = try host.resolve(method.placements.map(\.module), root: model)
         var replacements: [(Int, String, any LinearLayer)] = []
         for t in targets {
             let isFF = c.isFeedforward(path: t.path, name: t.name)
@@ -241,29 +227,17 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
         adapted = targets.map(\.path)
 
     case let .adapter(c):
-        // Series: the study's placement; parallel: beside the same projections.
-        let placements: [(String, AdapterPlacement)]
-        let attentionSites: [(String, AdapterPlacement)] = [("o_proj", .output)]
-        let mlpSites: [(String, AdapterPlacement)] = [("gate_proj", .input), ("up_proj", .input), ("down_proj", .output)]
-        switch c.location {
-        case .attention: placements = attentionSites
-        case .mlp: placements = mlpSites
-        case .both: placements = attentionSites + mlpSites
-        case let .modules(list):
-            placements = list.map { name in
-                let n = expandProjectionName(name)
-                let output = n.hasSuffix("o_proj") || n.hasSuffix("down_proj")
-                return (n, output ? .output : .input)
-            }
+        // Series: the study's placement (after o and down, before gate and up); parallel: beside them.
+        let placements: [(String, AdapterPlacement)] = method.placements.map { p in
+            (p.module, p.kind == .branch ? .parallel : p.kind == .output ? .output : .input)
         }
         var replacements: [(Int, String, any LinearLayer)] = []
         var paths: [String] = []
         try requireMemory(host, "an adapter of size \(c.bottleneckSize)", advice: "use a smaller size",
                           placements.map { _ in MemoryBudget.product(c.bottleneckSize, 2 * max(config.hiddenSize, config.intermediateSize),
                                                                     config.numHiddenLayers) })
-        for (name, seriesPlacement) in placements {
+        for (name, placement) in placements {
             for t in try host.resolve([name], root: model) {
-                let placement = c.style == .parallel ? AdapterPlacement.parallel : seriesPlacement
                 let layer = try AdapterLinear.from(base: host.projection(layer: t.layer, name: t.name),
                                                    size: c.bottleneckSize, placement: placement,
                                                    activation: c.activation, scaling: Float(c.scaling),

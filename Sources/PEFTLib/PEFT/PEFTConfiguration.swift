@@ -94,14 +94,6 @@ public enum ConnectorMode: String, Codable, Sendable {
     case frozen
 }
 
-/// The seven Llama projections PEFT layers can replace, by Hugging Face name.
-public let llamaProjectionNames = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
-/// Short names accepted in targets: `q` → `q_proj`, `gate` → `gate_proj`.
-func expandProjectionName(_ name: String) -> String {
-    ["q", "k", "v", "o", "gate", "up", "down"].contains(name) ? name + "_proj" : name
-}
-
 // MARK: - LoRA
 
 /// LoRA: y = W x + (α / r) · B A dropout(x), A Kaiming-uniform (a = √5), B zeros.

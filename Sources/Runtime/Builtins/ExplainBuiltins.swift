@@ -104,60 +104,25 @@ struct Explanation {
 
     // MARK: Sites
 
-    static let attentionProjections = ["q_proj", "k_proj", "v_proj", "o_proj"]
-    static let mlpProjections = ["gate_proj", "up_proj", "down_proj"]
-    static let fullSites = (attentionProjections + mlpProjections + ["input_layernorm", "post_attention_layernorm"])
-        .map { InsertionSite($0, .whole) }
+    static let fullSites = PEFTMethod.full.placements.map(InsertionSite.init)
 
-    /// Where `attach` puts the method (the same rules, read off the configuration).
+    /// Where `attach` puts the method: PEFTLib's placements, each named by its projection.
     static func sites(of method: PEFTMethod, location: SourceLocation?) throws(RuntimeError) -> [InsertionSite] {
-        func names(_ where_: PEFTLocation, attention: [String], mlp: [String]) throws(RuntimeError) -> [String] {
-            switch where_ {
-            case .attention: return attention
-            case .mlp: return mlp
-            case .both: return attention + mlp
-            case .modules(let list):
-                var out: [String] = []
-                for raw in list {
-                    let name = projectionName(raw)
-                    guard llamaProjectionNames.contains(name) else {
-                        throw RuntimeError(.value, "explain(): '\(raw)' is not a decoder projection; the adaptable modules are "
-                                           + llamaProjectionNames.joined(separator: ", "), at: location)
-                    }
-                    out.append(name)
-                }
-                return out
-            }
-        }
         var sites: [InsertionSite] = []
-        switch method {
-        case .lora(let c):
-            sites = try names(c.targets, attention: attentionProjections, mlp: mlpProjections).map { InsertionSite($0, .branch) }
-        case .ia3(let c):
-            let feedforward = Set(c.feedforwardModules.map(projectionName))
-            sites = try names(c.targets, attention: ["k_proj", "v_proj"], mlp: ["down_proj"])
-                .map { InsertionSite($0, feedforward.contains($0) ? .input : .output) }
-        case .adapter(let c):
-            sites = try names(c.location, attention: ["o_proj"], mlp: mlpProjections).map { name in
-                if c.style == .parallel { return InsertionSite(name, .branch) }
-                return InsertionSite(name, name == "o_proj" || name == "down_proj" ? .output : .input)
+        for placement in method.placements {
+            let site = InsertionSite(placement)
+            guard placement.kind == .prefix || placement.kind == .whole || llamaProjectionNames.contains(site.module) else {
+                throw RuntimeError(.value, "explain(): '\(placement.module)' is not a decoder projection; the adaptable modules are "
+                                   + llamaProjectionNames.joined(separator: ", "), at: location)
             }
-        case .prefix: sites = [InsertionSite("attention", .prefix)]
-        case .full: sites = fullSites
-        case .connectorOnly: sites = []
+            sites.append(site)
         }
         return ordered(sites)
     }
 
-    /// `q` → `q_proj`; `model.layers.0.self_attn.q_proj` → `q_proj`.
-    static func projectionName(_ raw: String) -> String {
-        let last = String(raw.split(separator: ".").last ?? Substring(raw))
-        return ["q", "k", "v", "o", "gate", "up", "down"].contains(last) ? last + "_proj" : last
-    }
-
     /// Unique sites in the block's order.
     static func ordered(_ sites: [InsertionSite]) -> [InsertionSite] {
-        let order = attentionProjections + mlpProjections
+        let order = llamaProjectionNames
         var unique: [InsertionSite] = []
         for s in sites where !unique.contains(s) { unique.append(s) }
         return unique.enumerated().sorted { a, b in
@@ -497,7 +462,7 @@ struct AdaptedModule {
         for (path, module) in model.namedModules() {
             guard let linear = module as? any LinearLayer else { continue }
             for name in llamaProjectionNames {
-                let block = Explanation.attentionProjections.contains(name) ? "self_attn" : "mlp"
+                let block = llamaAttentionProjections.contains(name) ? "self_attn" : "mlp"
                 if path == "\(languageModelPath).layers.0.\(block).\(name)" { out[name] = "\(linear.inFeatures) → \(linear.outFeatures)" }
             }
         }

@@ -10,6 +10,7 @@
 // styled) by id and class.
 
 import Foundation
+import PEFTLib
 
 /// A place in the decoder block where a method puts its parameters.
 struct InsertionSite: Hashable, Sendable {
@@ -30,6 +31,12 @@ struct InsertionSite: Hashable, Sendable {
     var kind: Kind
 
     init(_ module: String, _ kind: Kind) { self.module = module; self.kind = kind }
+
+    /// A placement of PEFTLib's, named by its projection.
+    init(_ placement: PEFTPlacement) {
+        self.init(placement.kind == .prefix || placement.kind == .whole ? placement.module : placement.projectionName,
+                  Kind(rawValue: placement.kind.rawValue)!)
+    }
 
     /// The SVG element id of the site.
     var id: String { "site-\(module)-\(kind.rawValue)" }
