@@ -22,6 +22,8 @@ struct RecipeCommand: ParsableCommand {
     @Flag(help: "Delete an earlier run's checkpoints and start over.") var fresh = false
     @Flag(help: "Score the latest checkpoint of a run in progress on --evaluation-examples test items per set (default 100); writes nothing.")
     var evaluateCheckpoint = false
+    @Flag(help: "Score the model already in --out with the gate (--evaluation-examples items per set, default 500) and rewrite its scores.json; trains nothing.")
+    var score = false
     @Flag(help: "A few steps on a few examples (checks the recipe runs; the model learns nothing, the gate is not enforced).")
     var quick = false
 
@@ -31,6 +33,12 @@ struct RecipeCommand: ParsableCommand {
         if let alignmentSteps { recipe.alignmentSteps = alignmentSteps }
         if let instructionSteps { recipe.instructionSteps = instructionSteps }
         if let evaluationExamples { recipe.evaluationExamples = evaluationExamples }
+        if score {
+            try recipe.score(folder: out, examples: evaluationExamples ?? 500) { line in
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            }
+            return
+        }
         if evaluateCheckpoint {
             try recipe.evaluateCheckpoint(output: out, examples: evaluationExamples ?? 100) { line in
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))

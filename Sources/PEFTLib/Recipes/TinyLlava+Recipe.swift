@@ -211,6 +211,23 @@ public struct TinyLlavaRecipe: Sendable {
         return report
     }
 
+    /// Scores the model in `folder` with the gate on `examples` test items per set and writes
+    /// its scores.json again (the "recipe" section of the old one is kept): for a model made
+    /// before the suite or the gate changed. Nothing else in the folder changes.
+    @discardableResult
+    public func score(folder: String, examples: Int, log: (String) -> Void = { print($0) }) throws -> TinyLlavaGateReport {
+        let model = try LlavaForConditionalGeneration.load(directory: folder)
+        let tokenizer = try Tokenizer(path: folder)
+        let preprocessor = try CLIPPreprocessorConfig(contentsOf: folder + "/preprocessor_config.json")
+        let evaluator = try Evaluator(model: model, tokenizer: tokenizer, preprocessor: preprocessor, batchSize: 16, maxNewTokens: 24)
+        let report = try TinyLlavaGateReport.evaluate(evaluator, examples: examples, seed: seed, log: log)
+        let old = (try? JSON.parse(bytes: Array(FileManager.default.contents(atPath: folder + "/scores.json") ?? Data())))
+        try AtomicFiles.write(Array(report.json(recipe: old?["recipe"] ?? .null).prettySerialized().utf8),
+                              to: folder + "/scores.json")
+        for check in report.checks { log("  \(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)") }
+        return report
+    }
+
     /// A digest of what the stages train on: the tokenizer and the first samples of every
     /// stream (a changed generator or vocabulary changes it).
     func dataDigest() -> UInt64 {
