@@ -81,8 +81,7 @@ import Testing
         try JSON.parse(bytes: Data(contentsOf: URL(fileURLWithPath: modelFolder + "/scores.json")))
     }
 
-    @Test(.disabled("the shipped tiny-llava is still v1, which fails the v2 gate (its scores.json says where); "
-                    + "enabled when a model made by the v2 recipe ships — issue #16"))
+    @Test(.disabled("the shipped tiny-llava is still v1, which fails the v2 gate (its scores.json says where); enabled when a model made by the v2 recipe ships — issue #16"))
     func theShippedModelPassesItsGate() throws {
         let scores = try Self.scores()
         #expect(scores["gate"]?["passed"]?.boolValue == true)
