@@ -47,18 +47,24 @@ enum DataBuiltins {
                 + (near.isEmpty ? "" : "; did you mean " + near.map { "\"\($0)\"" }.joined(separator: " or ") + "?")
                 + " The built-in ones: " + miniNames().joined(separator: ", "), at: args.location)
         }
+        let (split, size, seed) = try splitSizeAndSeed(args)
+        let imageSize = try args.int(4, "imageSize")
+        guard (MiniDataset.smallestImageSize...512).contains(imageSize) else {
+            throw RuntimeError(.value, "imageSize must be between \(MiniDataset.smallestImageSize) and 512, got \(imageSize)", at: args.location)
+        }
+        return .object(try miniDataset(task, split: split, size: size, seed: seed, imageSize: imageSize, args: args, context: context))
+    }
+
+    /// The split (by name), size (nil: the split's default) and seed of `dataset` and `suite`,
+    /// arguments 1, 2 and 3 of both.
+    static func splitSizeAndSeed(_ args: BoundArguments) throws(RuntimeError) -> (split: String, size: Int?, seed: Int) {
         let split = try args.dotCase(1, "split", allowed: MiniSplit.allCases.map(\.rawValue))
         var size: Int?
         if case .null = args[2] {} else {
             size = try args.int(2, "size")
             guard size! >= 0, size! <= 1_000_000 else { throw RuntimeError(.value, "size must be between 0 and 1,000,000, got \(size!)", at: args.location) }
         }
-        let seed = try args.int(3, "seed")
-        let imageSize = try args.int(4, "imageSize")
-        guard (MiniDataset.smallestImageSize...512).contains(imageSize) else {
-            throw RuntimeError(.value, "imageSize must be between \(MiniDataset.smallestImageSize) and 512, got \(imageSize)", at: args.location)
-        }
-        return .object(try miniDataset(task, split: split, size: size, seed: seed, imageSize: imageSize, args: args, context: context))
+        return (split, size, try args.int(3, "seed"))
     }
 
     /// Generates a mini dataset, interruptible, sized against the machine's memory first.
@@ -86,13 +92,7 @@ enum DataBuiltins {
         guard try args.string(0, nil) == "mini" else {
             throw RuntimeError(.value, "the only built-in suite is \"mini\"", at: args.location)
         }
-        let split = try args.dotCase(1, "split", allowed: MiniSplit.allCases.map(\.rawValue))
-        var size: Int?
-        if case .null = args[2] {} else {
-            size = try args.int(2, "size")
-            guard size! >= 0, size! <= 1_000_000 else { throw RuntimeError(.value, "size must be between 0 and 1,000,000, got \(size!)", at: args.location) }
-        }
-        let seed = try args.int(3, "seed")
+        let (split, size, seed) = try splitSizeAndSeed(args)
         let tasks = MiniTask.evaluation
         // The whole suite at once must fit, not each dataset alone.
         let total = tasks.reduce(0) { MemoryBudget.sum($0, MiniDataset.estimatedBytes(size: size ?? $1.defaultSize(MiniSplit(rawValue: split) ?? .test), imageSize: 64)) }
