@@ -110,7 +110,7 @@ import Testing
         let model = try LlavaForConditionalGeneration.load(directory: Self.modelFolder)
         let tokenizer = try Tokenizer(path: Self.modelFolder)
         let preprocessor = try CLIPPreprocessorConfig(contentsOf: Self.modelFolder + "/preprocessor_config.json")
-        let evaluator = try Evaluator(model: model, tokenizer: tokenizer, preprocessor: preprocessor, batchSize: 16, maxNewTokens: 24)
+        let evaluator = try TinyLlavaGateReport.evaluator(model: model, tokenizer: tokenizer, preprocessor: preprocessor)
         let result = try evaluator.evaluate(MiniDataset(task, split: .test, size: 500, imageSize: TinyLlava.imageSize).examples)
         #expect(interval[0] <= result.score && result.score <= interval[1],
                 "\(task): \(result.score) outside scores.json's \(interval)")

@@ -49,6 +49,12 @@ public struct TinyLlavaGateReport: Sendable, Equatable {
     public func set(_ task: MiniTask) -> TinyLlavaSetScore? { sets.first { $0.task == task } }
 
     /// Scores every evaluation set on `examples` test items and applies `gate`.
+    /// The evaluator the gate scores with: batches of 16, answers of up to 24 tokens.
+    public static func evaluator(model: LlavaForConditionalGeneration, tokenizer: Tokenizer,
+                                 preprocessor: CLIPPreprocessorConfig) throws -> Evaluator {
+        try Evaluator(model: model, tokenizer: tokenizer, preprocessor: preprocessor, batchSize: 16, maxNewTokens: 24)
+    }
+
     /// - Parameter showing: answers of each set to log, with their questions
     public static func evaluate(_ evaluator: Evaluator, examples: Int, seed: UInt64 = 0, gate: TinyLlavaGate = TinyLlavaGate(),
                                 showing: Int = 0, log: (String) -> Void = { _ in }) throws -> TinyLlavaGateReport {

@@ -120,14 +120,9 @@ public struct TinyLlavaRecipe: Sendable {
         try AtomicFiles.write(Array(builder.tokenizerConfigJSON(maxLength: TinyLlava.maxPositions).utf8),
                               to: staged + "/tokenizer_config.json")
         let tokenizer = try Tokenizer(path: staged)
-        guard let image = tokenizer.id(for: "<image>"), let pad = tokenizer.specialTokens.pad,
-              let begin = tokenizer.specialTokens.bos, let end = tokenizer.specialTokens.eos else {
-            throw ModelError.invalidInput("the built tokenizer lacks a special token")
-        }
         log("tokenizer: \(tokenizer.vocabularySize) tokens (case kept)")
-        let config = try TinyLlava.config(vocabularySize: tokenizer.vocabularySize, imageToken: image, pad: pad,
-                                          begin: begin, end: end)
-        let model = try LlavaForConditionalGeneration(config: config, initialization: .random(seed: seed &+ 1))
+        let model = try initialModel(tokenizer: tokenizer)
+        let config = model.config
         model.unfreeze()
         log("model: \(model.parameterCount) parameters")
 
@@ -154,8 +149,7 @@ public struct TinyLlavaRecipe: Sendable {
         try AtomicFiles.write(Array(try encoder.encode(TinyLlava.preprocessor)), to: staged + "/preprocessor_config.json")
 
         // 4. The gate.
-        let evaluator = try Evaluator(model: model, tokenizer: tokenizer, preprocessor: TinyLlava.preprocessor,
-                                      batchSize: 16, maxNewTokens: 24)
+        let evaluator = try TinyLlavaGateReport.evaluator(model: model, tokenizer: tokenizer, preprocessor: TinyLlava.preprocessor)
         let report = try TinyLlavaGateReport.evaluate(evaluator, examples: evaluationExamples, seed: seed, log: log)
         let elapsed = ContinuousClock.now - started
         var recipe = settings.objectValue ?? [:]
@@ -182,13 +176,7 @@ public struct TinyLlavaRecipe: Sendable {
     public func evaluateCheckpoint(output: String, examples: Int, log: (String) -> Void = { print($0) }) throws -> TinyLlavaGateReport {
         let work = Self.workFolder(for: output), staged = work + "/model"
         let tokenizer = try Tokenizer(path: staged)
-        guard let image = tokenizer.id(for: "<image>"), let pad = tokenizer.specialTokens.pad,
-              let begin = tokenizer.specialTokens.bos, let end = tokenizer.specialTokens.eos else {
-            throw ModelError.invalidInput("the tokenizer in \(staged) lacks a special token")
-        }
-        let config = try TinyLlava.config(vocabularySize: tokenizer.vocabularySize, imageToken: image, pad: pad,
-                                          begin: begin, end: end)
-        let model = try LlavaForConditionalGeneration(config: config, initialization: .random(seed: seed &+ 1))
+        let model = try initialModel(tokenizer: tokenizer)
         let paths = ["vision", "alignment", "instruction"].map { work + "/\($0).safetensors" }
             .filter { FileManager.default.fileExists(atPath: $0) }
         guard !paths.isEmpty else { throw TinyLlavaRecipeError.noCheckpoint(work) }
@@ -204,8 +192,7 @@ public struct TinyLlavaRecipe: Sendable {
             }
             log("checkpoint \(path)")
         }
-        let evaluator = try Evaluator(model: model, tokenizer: tokenizer, preprocessor: TinyLlava.preprocessor,
-                                      batchSize: 16, maxNewTokens: 24)
+        let evaluator = try TinyLlavaGateReport.evaluator(model: model, tokenizer: tokenizer, preprocessor: TinyLlava.preprocessor)
         let report = try TinyLlavaGateReport.evaluate(evaluator, examples: examples, seed: seed, showing: 3, log: log)
         for check in report.checks { log("  \(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)") }
         return report
@@ -219,13 +206,25 @@ public struct TinyLlavaRecipe: Sendable {
         let model = try LlavaForConditionalGeneration.load(directory: folder)
         let tokenizer = try Tokenizer(path: folder)
         let preprocessor = try CLIPPreprocessorConfig(contentsOf: folder + "/preprocessor_config.json")
-        let evaluator = try Evaluator(model: model, tokenizer: tokenizer, preprocessor: preprocessor, batchSize: 16, maxNewTokens: 24)
+        let evaluator = try TinyLlavaGateReport.evaluator(model: model, tokenizer: tokenizer, preprocessor: preprocessor)
         let report = try TinyLlavaGateReport.evaluate(evaluator, examples: examples, seed: seed, log: log)
         let old = (try? JSON.parse(bytes: Array(FileManager.default.contents(atPath: folder + "/scores.json") ?? Data())))
         try AtomicFiles.write(Array(report.json(recipe: old?["recipe"] ?? .null).prettySerialized().utf8),
                               to: folder + "/scores.json")
         for check in report.checks { log("  \(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)") }
         return report
+    }
+
+    /// tiny-llava's architecture for `tokenizer`'s vocabulary and special tokens, with the
+    /// recipe's random initial weights.
+    func initialModel(tokenizer: Tokenizer) throws -> LlavaForConditionalGeneration {
+        guard let image = tokenizer.id(for: "<image>"), let pad = tokenizer.specialTokens.pad,
+              let begin = tokenizer.specialTokens.bos, let end = tokenizer.specialTokens.eos else {
+            throw ModelError.invalidInput("the tokenizer lacks <image>, <pad>, <s> or </s>")
+        }
+        let config = try TinyLlava.config(vocabularySize: tokenizer.vocabularySize, imageToken: image, pad: pad,
+                                          begin: begin, end: end)
+        return try LlavaForConditionalGeneration(config: config, initialization: .random(seed: seed &+ 1))
     }
 
     /// A digest of what the stages train on: the tokenizer and the first samples of every
