@@ -30,6 +30,12 @@ import Testing
         }
     }
 
+    /// A word of an evaluation prompt that no stage trains keeps its random embedding: noise
+    /// in every prompt that uses it, where an LLM's pretraining would have taught every word.
+    @Test func everyWordOfTheEvaluationPromptsIsTrained() {
+        #expect(TinyLlavaRecipe().untrainedPromptWords().isEmpty)
+    }
+
     @Test func anInterruptedRecipeResumesToTheSameBits() throws {
         let whole = Self.folder("whole"), cut = Self.folder("cut")
         defer { for f in [whole, cut] { try? FileManager.default.removeItem(atPath: f) } }

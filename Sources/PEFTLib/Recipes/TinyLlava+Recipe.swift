@@ -35,9 +35,9 @@ public struct TinyLlavaRecipe: Sendable {
     public var alignmentSteps = 800
     /// Train samples of each set of the instruction mix.
     public var instructionMix: [(task: MiniTask, examples: Int)] = [
-        (.vqav2, 27_000), (.okvqa, 6000), (.ocrvqa, 14_000), (.aokvqa, 8000), (.descriptions, 10_000),
+        (.vqav2, 40_000), (.okvqa, 6000), (.ocrvqa, 14_000), (.aokvqa, 8000), (.descriptions, 12_000),
     ]
-    public var instructionSteps = 7200
+    public var instructionSteps = 12_000
     public var batchSize = 16
     public var learningRate = 1e-3
     /// Test samples per dataset for the gate and the zero-shot table.
@@ -121,6 +121,8 @@ public struct TinyLlavaRecipe: Sendable {
                               to: staged + "/tokenizer_config.json")
         let tokenizer = try Tokenizer(path: staged)
         log("tokenizer: \(tokenizer.vocabularySize) tokens (case kept)")
+        let untrained = untrainedPromptWords()
+        if !untrained.isEmpty { log("warning: words of the evaluation prompts that no stage trains: \(untrained.sorted().joined(separator: " "))") }
         let model = try initialModel(tokenizer: tokenizer)
         let config = model.config
         model.unfreeze()
@@ -239,6 +241,29 @@ public struct TinyLlavaRecipe: Sendable {
         }
         for i in 0..<4 { bytes += LabelledPatches.sample(index: i, seed: seed, size: TinyLlava.imageSize, patch: 8).image.pixels }
         return fnv1a(bytes)
+    }
+
+    /// Words of the evaluation sets' prompts that no text the recipe trains on contains
+    /// (alignment descriptions, the instruction mix, the chat template), from `sample` prompts
+    /// of each: their embeddings would keep their random start, noise in every prompt that
+    /// uses them, where an LLM's pretraining would have taught every word.
+    public func untrainedPromptWords(sample: Int = 400) -> Set<String> {
+        var trained = Set(WordLevelBuilder.pieces(LlavaChatTemplate().text(turns: [(question: "q", answer: "a")]), lowercase: false))
+        for (task, examples) in [(MiniTask.descriptions, alignmentExamples)] + instructionMix {
+            for i in 0..<min(sample * 4, examples) {
+                let s = MiniDataset.sample(task, split: .train, index: i, seed: seed, imageSize: 16)
+                for text in [s.question, s.answer] { trained.formUnion(WordLevelBuilder.pieces(text, lowercase: false)) }
+            }
+        }
+        var untrained = Set<String>()
+        for task in MiniTask.evaluation {
+            for i in 0..<sample {
+                let s = MiniDataset.sample(task, split: .test, index: i, seed: seed, imageSize: 16)
+                let words = WordLevelBuilder.pieces(s.question.replacingOccurrences(of: "<image>", with: " "), lowercase: false)
+                untrained.formUnion(words.filter { !trained.contains($0) })
+            }
+        }
+        return untrained
     }
 
     /// The examples of several mini train sets (every sample is a pure function of its index,

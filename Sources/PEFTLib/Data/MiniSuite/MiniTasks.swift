@@ -40,7 +40,8 @@ enum MiniTaskGenerator {
         case .aokvqa: return aokvqa(slot, size, &rng)
         case .descriptions:
             let scene = MiniScene.natural(size: size, rng: &rng, count: 1...4)
-            let prompt = rng.pick(["Describe the image.", "What is in this picture?", "Give a short description of the image."])
+            let prompt = rng.pick(["Describe the image.", "What is in this picture?", "Give a short description of the image.",
+                                   "Write a description of the image.", "Give the picture a caption."])
             return sample(scene.render(), prompt, scene.description, "description", objects: scene)
         }
     }
@@ -66,43 +67,77 @@ enum MiniTaskGenerator {
 
     // MARK: - Seen
 
+    /// mini-vqav2's question types, one slot each in the round-robin: existence twice, so that
+    /// yes/no is about a third of the set, as in VQAv2.
+    static let vqav2Types = ["exists", "exists", "any", "is-colour", "colour", "shape", "count", "position",
+                             "count-all", "most", "least"]
     /// The question types of mini-vqav2 answered with a number.
     static let countingTypes: Set<String> = ["count", "count-all"]
-    /// The question types of mini-vqav2 answered yes or no (a third of the set, as in VQAv2).
+    /// The question types of mini-vqav2 answered yes or no.
     static let yesNoTypes: Set<String> = ["exists", "any", "is-colour"]
 
     /// VQAv2's kinds of question about photos: yes/no (is there, are there any, is it this
-    /// colour), colour, shape, counts over 1…8, position, and which kind is most frequent.
+    /// colour), colour, shape, counts over 1…8, position, which kind there is most of and which
+    /// there is only one of.
     static func vqav2(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
         let colours = MiniColour.allCases, shapes = MiniObject.shapes, kinds = MiniObject.allCases
-        let classes = [2, 2, 2, colours.count, shapes.count, 8, 3, 8, kinds.count]
-        let (type, a) = slot.typeAndClass(types: classes.count) { classes[$0] }
-        func yesNo(_ scene: MiniScene, _ question: String, _ type: String) -> MiniSample {
+        let types = vqav2Types
+        let classes = types.map { type -> Int in
+            switch type {
+            case "colour": return colours.count
+            case "shape": return shapes.count
+            case "count", "count-all": return 8
+            case "position": return 3
+            case "most", "least": return kinds.count
+            default: return 2
+            }
+        }
+        let (slotIndex, cycled) = slot.typeAndClass(types: types.count) { classes[$0] }
+        let type = types[slotIndex]
+        // The second existence slot answers the opposite of the first in each round (the first
+        // slot's draw, flipped), so that "exists" as a whole stays balanced to within one.
+        let a = slotIndex == 1
+            ? 1 - TaskSlot.balanced(slot.index / types.count, count: 2, seed: slot.seed, salt: 101) : cycled
+        func yesNo(_ scene: MiniScene, _ question: String) -> MiniSample {
             let answer = a == 0 ? "yes" : "no"
             return withReferences(sample(scene.render(), question, answer, type, objects: scene),
                                   annotators(answer, others: [a == 0 ? "no" : "yes"], rng: &rng))
         }
+        /// Counting scenes are laid out on a 3×3 or a 4×4 grid, as photos hold objects at many scales.
+        func countingScene() -> MiniScene {
+            var scene = MiniScene(size: size, grid: rng.chance(0.5) ? 3 : 4, rng: &rng)
+            if scene.grid == 4 { scene.fill = 0.85 }
+            return scene
+        }
         switch type {
-        case 0, 1: // existence, with a random absent object as the negative
+        case "exists", "any":
+            // Half the negatives are objects that go with the scene's others but are absent (as
+            // POPE's adversarial ones), half any absent object, so a scene's theme alone never answers.
             let scene = MiniScene.natural(size: size, rng: &rng)
-            let kind = a == 0 ? rng.pick(scene.objects).kind : rng.pick(kinds.filter { !scene.kinds.contains($0) })
-            return type == 0
-                ? yesNo(scene, asked(["Is there \(indefiniteArticle(kind.name)) \(kind.name) in the image?", "Is there \(indefiniteArticle(kind.name)) \(kind.name) in this picture?", "Do you see \(indefiniteArticle(kind.name)) \(kind.name)?", "Can you see \(indefiniteArticle(kind.name)) \(kind.name) here?"], &rng), "exists")
-                : yesNo(scene, asked(["Are there any \(kind.plural)?", "Are there any \(kind.plural) in the image?", "Does this picture show any \(kind.plural)?"], &rng), "any")
-        case 2: // an attribute: is the named object of this colour
+            let absent = kinds.filter { !scene.kinds.contains($0) }
+            let mates = absent.filter { k in scene.objects.contains { SceneTheme.of($0.kind).objects.contains(k) } }
+            let kind = a == 0 ? rng.pick(scene.objects).kind : rng.pick(mates.isEmpty || rng.chance(0.5) ? absent : mates)
+            let article = indefiniteArticle(kind.name)
+            return type == "exists"
+                ? yesNo(scene, asked(["Is there \(article) \(kind.name) in the image?", "Is there \(article) \(kind.name) in this picture?",
+                                      "Do you see \(article) \(kind.name)?", "Can you see \(article) \(kind.name) here?",
+                                      "Is there \(article) \(kind.name)?"], &rng))
+                : yesNo(scene, asked(["Are there any \(kind.plural)?", "Are there any \(kind.plural) in the image?",
+                                      "Does this picture show any \(kind.plural)?"], &rng))
+        case "is-colour": // an attribute: is the named object of this colour
             let scene = MiniScene.natural(size: size, rng: &rng)
             let object = rng.pick(scene.objects)
             let colour = (a == 0 ? object.colour : otherColour(than: object.colour, rng: &rng)).rawValue
             return yesNo(scene, asked(["Is the \(object.kind.name) \(colour)?", "Is the \(object.kind.name) in the picture \(colour)?",
-                                       "Is the colour of the \(object.kind.name) \(colour)?"], &rng), "is-colour")
-        case 3: // colour of a named object
+                                       "Is the colour of the \(object.kind.name) \(colour)?"], &rng))
+        case "colour": // colour of a named object
             var scene = MiniScene.natural(size: size, rng: &rng)
             let t = rng.below(scene.objects.count)
             scene.objects[t].colour = colours[a]
             let answer = colours[a].rawValue
-            return withReferences(sample(scene.render(), asked(["What colour is the \(scene.objects[t].kind.name)?", "What is the colour of the \(scene.objects[t].kind.name)?", "Which colour does the \(scene.objects[t].kind.name) have?"], &rng), answer, "colour", objects: scene),
+            return withReferences(sample(scene.render(), asked(["What colour is the \(scene.objects[t].kind.name)?", "What is the colour of the \(scene.objects[t].kind.name)?", "Which colour does the \(scene.objects[t].kind.name) have?"], &rng), answer, type, objects: scene),
                                   annotators(answer, others: colours.map(\.rawValue).filter { $0 != answer }, rng: &rng))
-        case 4: // shape of the only object of a colour
+        case "shape": // shape of the only object of a colour
             let colour = rng.pick(colours)
             var scene = MiniScene(size: size, rng: &rng)
             scene.place(shapes[a], colour, rng: &rng)
@@ -111,17 +146,17 @@ enum MiniTaskGenerator {
                 scene.place(kind, otherColour(than: colour, rng: &rng), rng: &rng)
             }
             let answer = shapes[a].name
-            return withReferences(sample(scene.render(), asked(["What shape is the \(colour.rawValue) object?", "What is the shape of the \(colour.rawValue) object?", "Which shape is \(colour.rawValue)?"], &rng), answer, "shape", objects: scene),
+            return withReferences(sample(scene.render(), asked(["What shape is the \(colour.rawValue) object?", "What is the shape of the \(colour.rawValue) object?", "Which shape is \(colour.rawValue)?"], &rng), answer, type, objects: scene),
                                   annotators(answer, others: shapes.map(\.name).filter { $0 != answer }, rng: &rng))
-        case 5: // count of a kind, 1…8, among up to two others
+        case "count": // count of a kind, 1…8, among up to two others
             let n = a + 1, kind = rng.pick(kinds)
-            var scene = MiniScene(size: size, rng: &rng)
+            var scene = countingScene()
             for _ in 0..<n { scene.place(kind, rng.pick(colours), rng: &rng) }
-            for _ in 0..<rng.int(0...min(2, 9 - n)) {
+            for _ in 0..<rng.int(0...min(scene.grid == 4 ? 4 : 2, scene.freeCells.count)) {
                 scene.place(rng.pick(kinds.filter { $0 != kind }), rng.pick(colours), rng: &rng)
             }
-            return counted(scene, asked(["How many \(kind.plural) are there?", "How many \(kind.plural) can you see?", "What is the number of \(kind.plural)?", "Count the \(kind.plural)."], &rng), n, "count", &rng)
-        case 6: // column of a named object
+            return counted(scene, asked(["How many \(kind.plural) are there?", "How many \(kind.plural) can you see?", "What is the number of \(kind.plural)?", "Count the \(kind.plural).", "How many \(kind.plural) are in the image?"], &rng), n, type, &rng)
+        case "position": // column of a named object
             let where_ = ["left", "center", "right"][a]
             var scene = MiniScene(size: size, rng: &rng)
             let kind = rng.pick(kinds)
@@ -130,22 +165,31 @@ enum MiniTaskGenerator {
                 scene.place(rng.pick(kinds.filter { !scene.kinds.contains($0) }), rng.pick(colours),
                             rng: &rng, columns: Set([0, 1, 2]).subtracting([a]))
             }
-            return withReferences(sample(scene.render(), rng.pick(["Where is the \(kind.name)? Answer left, center or right.", "Is the \(kind.name) on the left, in the center or on the right?"]), where_, "position", objects: scene),
+            return withReferences(sample(scene.render(), rng.pick(["Where is the \(kind.name)? Answer left, center or right.", "Is the \(kind.name) on the left, in the center or on the right?"]), where_, type, objects: scene),
                                   annotators(where_, others: ["middle"], rng: &rng))
-        case 7: // every object counted, 1…8
+        case "count-all": // every object counted, 1…8
             let n = a + 1
-            var scene = MiniScene(size: size, rng: &rng)
+            var scene = countingScene()
             for _ in 0..<n { scene.place(rng.pick(kinds), rng.pick(colours), rng: &rng) }
-            return counted(scene, asked(["How many objects are in this picture?", "How many objects are there?", "What is the number of objects?", "How many things can you see?"], &rng), n, "count-all", &rng)
-        default: // the kind there is most of: 2…4 of it, fewer of one or two others
+            return counted(scene, asked(["How many objects are in this picture?", "How many objects are there?", "What is the number of objects?", "How many things can you see?", "How many objects are in the image?"], &rng), n, type, &rng)
+        case "most": // the kind there is most of: 2…4 of it, fewer of one or two others
             let kind = kinds[a], top = rng.int(2...4)
             var scene = MiniScene(size: size, rng: &rng)
             for _ in 0..<top { scene.place(kind, rng.pick(colours), rng: &rng) }
             for other in rng.shuffled(kinds.filter { $0 != kind }).prefix(rng.int(1...2)) {
                 for _ in 0..<min(rng.int(1...(top - 1)), scene.freeCells.count) { scene.place(other, rng.pick(colours), rng: &rng) }
             }
-            return withReferences(sample(scene.render(), asked(["Which kind of object is there the most of?", "Which object appears most often?", "What is the most common object?"], &rng), kind.name, "most", objects: scene),
+            return withReferences(sample(scene.render(), asked(["Which kind of object is there the most of?", "Which object appears most often?", "What is the most common object?"], &rng), kind.name, type, objects: scene),
                                   annotators(kind.name, others: [kind.plural], rng: &rng))
+        default: // "least": the kind there is only one of, beside two or more of one or two others
+            let kind = kinds[a]
+            var scene = MiniScene(size: size, rng: &rng)
+            scene.place(kind, rng.pick(colours), rng: &rng)
+            for other in rng.shuffled(kinds.filter { $0 != kind }).prefix(rng.int(1...2)) {
+                for _ in 0..<min(rng.int(2...3), scene.freeCells.count) { scene.place(other, rng.pick(colours), rng: &rng) }
+            }
+            return withReferences(sample(scene.render(), asked(["Which kind of object is there only one of?", "Which object appears only once?", "What is the least common object?"], &rng), kind.name, type, objects: scene),
+                                  annotators(kind.name, others: [], rng: &rng))
         }
     }
 
@@ -201,6 +245,13 @@ enum MiniTaskGenerator {
     /// The instruction mix's multiple-choice prompt (LLaVA-1.5's, for A-OKVQA).
     static let letterPrompt = "Answer with the option's letter from the given choices directly."
 
+    /// A multiple-choice question as LLaVA-1.5 asks A-OKVQA and ScienceQA: the question, one
+    /// lettered option per line ("A. red"), then `letterPrompt`.
+    static func lettered(_ question: String, _ options: [String]) -> String {
+        let listed = zip(["A", "B", "C", "D", "E"], options).map { "\($0). \($1)" }.joined(separator: "\n")
+        return "\(question)\n\(listed)\n\(letterPrompt)"
+    }
+
     /// Lettered multiple choice about photos (A-OKVQA): colour, shape, position, or what an
     /// object is for; options one per line.
     static func aokvqa(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
@@ -213,7 +264,7 @@ enum MiniTaskGenerator {
             let object = rng.pick(scene.objects)
             correct = object.colour.rawValue
             options = Array(rng.shuffled(MiniColour.allCases.map(\.rawValue).filter { $0 != correct }).prefix(3))
-            question = "What colour is the \(object.kind.name)?"
+            question = rng.pick(["What colour is the \(object.kind.name)?", "Which of these colours is the \(object.kind.name)?"])
         case 1:
             scene = MiniScene(size: size, rng: &rng)
             let colour = rng.pick(MiniColour.allCases), shape = rng.pick(MiniObject.shapes)
@@ -240,8 +291,7 @@ enum MiniTaskGenerator {
             question = "What is this object used for?"
         }
         options.insert(correct, at: a)
-        let listed = zip(letters, options).map { "\($0). \($1)" }.joined(separator: "\n")
-        var s = sample(scene.render(), "\(question)\n\(listed)\n\(letterPrompt)", letters[a],
+        var s = sample(scene.render(), lettered(question, options), letters[a],
                        ["colour", "shape", "position", "used-for"][type], objects: scene)
         s.options = options
         return s
@@ -277,7 +327,8 @@ enum MiniTaskGenerator {
 
     // MARK: - Unseen
 
-    /// Lettered multiple choice (ScienceQA-img): which object, what colour, how many.
+    /// Lettered multiple choice (ScienceQA-img) on diagrams: which object, what colour, how many;
+    /// asked as LLaVA-1.5 asks ScienceQA, so what is new is the look and the content, not the layout.
     static func sqa(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
         let letters = ["A", "B", "C", "D"]
         let (type, a) = slot.typeAndClass(types: 3) { _ in 4 }
@@ -305,8 +356,7 @@ enum MiniTaskGenerator {
         }
         scene.style = .diagram
         options.insert(correct, at: a)
-        let listed = zip(letters, options).map { "(\($0)) \($1)" }.joined(separator: " ")
-        var s = sample(scene.render(), "\(question)\nOptions: \(listed)\nAnswer with the option's letter.", letters[a],
+        var s = sample(scene.render(), lettered(question, options), letters[a],
                        ["object", "colour", "count"][type], objects: scene)
         s.options = options
         return s
@@ -361,8 +411,11 @@ enum MiniTaskGenerator {
         else { counts = [1, rng.int(2...4), rng.int(2...4)] }
         for (k, n) in zip([target] + others, counts) { for _ in 0..<n { scene.place(k, colour, rng: &rng) } }
         let options = rng.shuffled([target] + others).map(\.name)
-        let question = (type == 0 ? "Which icon appears most often?" : "Which icon appears only once?")
-            + "\nChoices: " + options.joined(separator: ", ") + "."
+        // The options named in the question, as mini-vqav2 names positions ("on the left, in the
+        // center or on the right").
+        let named = options.map { "the " + $0 }
+        let listed = named.dropLast().joined(separator: ", ") + " or " + named.last!
+        let question = (type == 0 ? "Which object appears most often, " : "Which object appears only once, ") + listed + "?"
         var s = sample(scene.render(), question, target.name, type == 0 ? "most" : "once", objects: scene)
         s.options = options
         return s
