@@ -60,12 +60,15 @@ private func textOnlyLabel(_ s: MiniSample) -> String {
     }
 
     /// The seen mix teaches the skills the unseen sets reuse: about a third of mini-vqav2 is
-    /// yes/no (4 of its 11 question slots, half of them "no"), and its counts cover 1…8
-    /// (mini-iconqa-blank asks up to 8).
+    /// yes/no (4 of its 12 question slots, half of them "no"), its counts cover 1…8
+    /// (mini-iconqa-blank asks up to 8), and it asks to pick one of the kinds it names
+    /// (as mini-iconqa-txt does).
     @Test func theSeenMixTeachesYesNoAndTheWholeCountRange() {
-        let vqav2 = MiniDataset(.vqav2, split: .train, size: 880).samples
+        let vqav2 = MiniDataset(.vqav2, split: .train, size: 960).samples
         let yesNo = vqav2.filter { ["yes", "no"].contains($0.answer) }
         #expect(yesNo.count == 320 && yesNo.filter { $0.answer == "no" }.count == 160)
+        let named = vqav2.filter { $0.questionType == "more" }
+        #expect(named.count == 80 && named.allSatisfy { $0.question.contains(MiniObject(rawValue: $0.answer)!.plural) })
         let counts = Set(vqav2.filter { $0.questionType.hasPrefix("count") }.map(\.answer))
         #expect(counts == Set((1...8).map(String.init)))
         let lettered = MiniDataset(.aokvqa, split: .train, size: 40).samples

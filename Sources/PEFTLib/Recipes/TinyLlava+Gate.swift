@@ -73,6 +73,8 @@ public struct TinyLlavaGateReport: Sendable, Equatable {
                     let yes = rows.filter { result.predictions[$0].extracted == "yes" }.count
                     subScores.append(NamedScore(name: "\(setting.rawValue) yes-ratio", value: rows.isEmpty ? 0 : Double(yes) / Double(rows.count)))
                 }
+            } else {
+                subScores += byType(test, result)
             }
             let score = TinyLlavaSetScore(task: task, score: result.score, interval: result.interval,
                                           standardError: result.standardError, examples: test.count,
@@ -81,8 +83,25 @@ public struct TinyLlavaGateReport: Sendable, Equatable {
             log("zero-shot \(task.rawValue) (\(task.group.rawValue)): \(TableValue.format(score.score)) "
                 + "[\(TableValue.format(score.interval.lower)), \(TableValue.format(score.interval.upper))], "
                 + "chance \(TableValue.format(score.baseline.chance))")
+            let types = subScores.filter { $0.name.hasPrefix("type ") }
+            if !types.isEmpty {
+                log("    by type: " + types.map { "\($0.name.dropFirst(5)) \(TableValue.format($0.value))" }.joined(separator: ", "))
+            }
         }
         return TinyLlavaGateReport(sets: sets, checks: checks(sets, gate: gate))
+    }
+
+    /// The mean score of each question type of a set with several ("type count"), in the
+    /// order the types first occur: where a set's score comes from.
+    static func byType(_ test: [VQAExample], _ result: EvaluationResult) -> [NamedScore] {
+        var order: [String] = [], scores: [String: [Double]] = [:]
+        for (example, prediction) in zip(test, result.predictions) {
+            let type = example.questionType ?? "untyped"
+            if scores[type] == nil { order.append(type) }
+            scores[type, default: []].append(prediction.score)
+        }
+        guard order.count > 1 else { return [] }
+        return order.map { NamedScore(name: "type \($0)", value: scores[$0]!.reduce(0, +) / Double(scores[$0]!.count)) }
     }
 
     static func checks(_ sets: [TinyLlavaSetScore], gate: TinyLlavaGate) -> [Check] {

@@ -3,10 +3,14 @@
 // weights only through the language model's loss learns the language prior long before it
 // learns to look (tiny-llava v1 answered "yes" to every probe), so here every patch of the
 // tower's last layer is taught directly what it shows: which object and colour (none, or one
-// of 17 kinds and 6 colours), whether an object's centre lies in it (for counting), and which
-// letter is printed on it (for reading). The heads that read those labels are discarded
-// after this stage; the language stages train the connector and the language model on the
-// frozen tower, as LLaVA-1.5 does.
+// of 17 kinds and 6 colours), whether an object's centre lies in it (for counting), which
+// letter is printed on it (for reading), where it lies (its row and column), and what the
+// whole image holds (how many objects of each kind, 0…9) — the global content a CLIP feature
+// carries in every patch, without which the language model saw a bag of patches it could not
+// place or count (tiny-llava v2's second attempt described scenes with the right objects in
+// the wrong places and answered "Where is the X?" at chance). The heads that read those
+// labels are discarded after this stage; the language stages train the connector and the
+// language model on the frozen tower, as LLaVA-1.5 does.
 
 /// One image of the vision stage with a label per patch (−100: not labelled).
 struct LabelledPatches: Sendable {
@@ -19,8 +23,11 @@ struct LabelledPatches: Sendable {
     var centre: [Int]
     /// 0 for none, 1…26 for A…Z.
     var letter: [Int]
+    /// Objects of each kind in the whole image (in `MiniObject.allCases` order), at most `maxCount`.
+    var counts: [Int]
 
     static let kinds = 1 + MiniObject.allCases.count, colours = 1 + MiniColour.allCases.count, letters = 27
+    static let maxCount = 9
 
     /// Image `index` of the stage's stream: natural scenes, sheets of small icons, one or
     /// four large objects and book covers with random letters, in turn; drawn only from the
@@ -51,7 +58,7 @@ struct LabelledPatches: Sendable {
             }
             let none = [Int](repeating: 0, count: side * side)
             return LabelledPatches(image: image, kind: none, colour: [Int](repeating: ignore, count: side * side),
-                                   centre: none, letter: letter)
+                                   centre: none, letter: letter, counts: [Int](repeating: 0, count: MiniObject.allCases.count))
         }
         var scene: MiniScene
         switch kind {
@@ -87,20 +94,32 @@ struct LabelledPatches: Sendable {
             let c = min(side - 1, max(0, Int(cx) / patch)), r = min(side - 1, max(0, Int(cy) / patch))
             centres[r * side + c] = 1
         }
+        let counts = MiniObject.allCases.map { k in min(maxCount, scene.objects.filter { $0.kind == k }.count) }
         return LabelledPatches(image: image, kind: kinds, colour: colours, centre: centres,
-                               letter: [Int](repeating: 0, count: side * side))
+                               letter: [Int](repeating: 0, count: side * side), counts: counts)
     }
 }
 
 /// The vision stage as a training task: the tower's last hidden state, patch by patch,
-/// through four linear heads, the sum of their cross-entropies.
+/// through seven linear heads, the sum of their cross-entropies. A head reads `slots`
+/// labels of `classes` classes from each patch (the image's counts: one slot per kind).
 final class VisionPretrainingTask: TrainingTask {
     let tower: CLIPVisionModel
     let samples: [LabelledPatches]
     let preprocessor: CLIPPreprocessorConfig
     let batchSize: Int
-    /// Weight and bias of each head: kind, colour, centre, letter.
-    let heads: [(name: String, weight: Tensor, bias: Tensor, targets: KeyPath<LabelledPatches, [Int]>)]
+    /// Weight and bias of each head: kind, colour, centre, letter, row, column, counts.
+    let heads: [Head]
+
+    struct Head {
+        var name: String
+        var classes: Int
+        var slots: Int
+        var weight: Tensor
+        var bias: Tensor
+        /// The labels of every patch of one image, patch after patch, `slots` per patch.
+        var targets: @Sendable (LabelledPatches) -> [Int]
+    }
 
     init(tower: CLIPVisionModel, samples: [LabelledPatches], preprocessor: CLIPPreprocessorConfig, batchSize: Int,
          seed: UInt64) throws {
@@ -110,13 +129,22 @@ final class VisionPretrainingTask: TrainingTask {
         self.batchSize = batchSize
         let width = tower.config.hiddenSize
         var rng = RandomGenerator(seed: seed &+ 0x4845_4144)
-        var heads: [(name: String, weight: Tensor, bias: Tensor, targets: KeyPath<LabelledPatches, [Int]>)] = []
-        for (name, classes, path) in [("kind", LabelledPatches.kinds, \LabelledPatches.kind),
-                                      ("colour", LabelledPatches.colours, \LabelledPatches.colour),
-                                      ("centre", 2, \LabelledPatches.centre),
-                                      ("letter", LabelledPatches.letters, \LabelledPatches.letter)] {
-            heads.append((name, try Tensor.normal([classes, width], std: 0.02, generator: &rng, requiresGrad: true),
-                          try Tensor.zeros([classes], requiresGrad: true), path))
+        let side = tower.config.imageSize / tower.config.patchSize, patches = side * side
+        let kinds = MiniObject.allCases.count
+        let labels: [(String, Int, Int, @Sendable (LabelledPatches) -> [Int])] = [
+            ("kind", LabelledPatches.kinds, 1, { $0.kind }),
+            ("colour", LabelledPatches.colours, 1, { $0.colour }),
+            ("centre", 2, 1, { $0.centre }),
+            ("letter", LabelledPatches.letters, 1, { $0.letter }),
+            ("row", side, 1, { _ in (0..<patches).map { $0 / side } }),
+            ("column", side, 1, { _ in (0..<patches).map { $0 % side } }),
+            ("counts", LabelledPatches.maxCount + 1, kinds, { s in (0..<patches).flatMap { _ in s.counts } }),
+        ]
+        var heads: [Head] = []
+        for (name, classes, slots, targets) in labels {
+            heads.append(Head(name: name, classes: classes, slots: slots,
+                              weight: try Tensor.normal([classes * slots, width], std: 0.02, generator: &rng, requiresGrad: true),
+                              bias: try Tensor.zeros([classes * slots], requiresGrad: true), targets: targets))
         }
         self.heads = heads
     }
@@ -137,7 +165,8 @@ final class VisionPretrainingTask: TrainingTask {
         var total: Tensor?
         for head in heads {
             let logits = try linear(patches, weight: head.weight, bias: head.bias)
-            let part = try crossEntropy(logits, targets: batch.flatMap { $0[keyPath: head.targets] })
+                .reshaped([n * positions * head.slots, head.classes])
+            let part = try crossEntropy(logits, targets: batch.flatMap(head.targets))
             total = try total.map { try $0 + part } ?? part
         }
         return (total!, n * (positions + 1))

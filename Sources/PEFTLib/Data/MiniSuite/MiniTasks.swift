@@ -68,17 +68,17 @@ enum MiniTaskGenerator {
     // MARK: - Seen
 
     /// mini-vqav2's question types, one slot each in the round-robin: existence twice, so that
-    /// yes/no is about a third of the set, as in VQAv2.
+    /// yes/no is a third of the set, as in VQAv2.
     static let vqav2Types = ["exists", "exists", "any", "is-colour", "colour", "shape", "count", "position",
-                             "count-all", "most", "least"]
+                             "count-all", "most", "least", "more"]
     /// The question types of mini-vqav2 answered with a number.
     static let countingTypes: Set<String> = ["count", "count-all"]
     /// The question types of mini-vqav2 answered yes or no.
     static let yesNoTypes: Set<String> = ["exists", "any", "is-colour"]
 
     /// VQAv2's kinds of question about photos: yes/no (is there, are there any, is it this
-    /// colour), colour, shape, counts over 1…8, position, which kind there is most of and which
-    /// there is only one of.
+    /// colour), colour, shape, counts over 1…8, position, which kind there is most of, which
+    /// there is only one of, and which of two named kinds there is more of.
     static func vqav2(_ slot: TaskSlot, _ size: Int, _ rng: inout SceneRandom) -> MiniSample {
         let colours = MiniColour.allCases, shapes = MiniObject.shapes, kinds = MiniObject.allCases
         let types = vqav2Types
@@ -88,7 +88,7 @@ enum MiniTaskGenerator {
             case "shape": return shapes.count
             case "count", "count-all": return 8
             case "position": return 3
-            case "most", "least": return kinds.count
+            case "most", "least", "more": return kinds.count
             default: return 2
             }
         }
@@ -180,6 +180,16 @@ enum MiniTaskGenerator {
                 for _ in 0..<min(rng.int(1...(top - 1)), scene.freeCells.count) { scene.place(other, rng.pick(colours), rng: &rng) }
             }
             return withReferences(sample(scene.render(), asked(["Which kind of object is there the most of?", "Which object appears most often?", "What is the most common object?"], &rng), kind.name, type, objects: scene),
+                                  annotators(kind.name, others: [kind.plural], rng: &rng))
+        case "more": // which of two named kinds there is more of: 2…4 of the answer, fewer of the other
+            let kind = kinds[a], other = rng.pick(kinds.filter { $0 != kind }), top = rng.int(2...4)
+            var scene = MiniScene(size: size, rng: &rng)
+            for _ in 0..<top { scene.place(kind, rng.pick(colours), rng: &rng) }
+            for _ in 0..<rng.int(1...(top - 1)) { scene.place(other, rng.pick(colours), rng: &rng) }
+            let pair = rng.chance(0.5) ? (kind, other) : (other, kind)
+            return withReferences(sample(scene.render(), asked(["Which is there more of, the \(pair.0.plural) or the \(pair.1.plural)?",
+                                                                "Are there more \(pair.0.plural) or more \(pair.1.plural)?"], &rng),
+                                         kind.name, type, objects: scene),
                                   annotators(kind.name, others: [kind.plural], rng: &rng))
         default: // "least": the kind there is only one of, beside two or more of one or two others
             let kind = kinds[a]
