@@ -62,8 +62,8 @@ struct StudyWorkflowTests {
         #expect(try first.table.column("epoch").allSatisfy { $0 == .double(0.5) }, "1 step of 2 over 4 examples")
         #expect(try first.table.column("share").allSatisfy { ($0.number ?? 0) > 0 })
         #expect(activities.contains { $0.hasPrefix("training step") } && activities.contains { $0.hasPrefix("evaluating") })
-        #expect(first.figure.kind == .bar && first.figure.x == "location" && first.figure.series == "method")
-        #expect(first.figure.data.count == 7)
+        #expect(first.figure.kind == .bar && first.figure.xLabel == "location" && first.figure.seriesLabel == "method")
+        #expect(first.figure.points.count == 7)
         #expect(Self.lines(path) == 7)
 
         activities = []
@@ -94,7 +94,7 @@ struct StudyWorkflowTests {
         let lora2 = try summary.filter("method", equals: .text("lora")).filter("size", equals: .int(2))
         let scores = try results.table.filter("method", equals: .text("lora")).filter("size", equals: .int(2)).column("score")
         #expect(try lora2.column("mean").first?.number == scores.compactMap(\.number).reduce(0, +) / 2)
-        #expect(results.figure.kind == .line && results.figure.x == "size" && results.figure.data.count == 4)
+        #expect(results.figure.kind == .line && results.figure.xLabel == "size" && results.figure.points.count == 4)
         // The share grows with the size.
         let shares = try summary.filter("method", equals: .text("lora")).column("share").compactMap(\.number)
         #expect(shares.count == 2 && shares[0] < shares[1])
@@ -111,7 +111,7 @@ struct StudyWorkflowTests {
         #expect(try results.table.column("trainSize") == [.int(2), .int(4)])
         #expect(try results.table.column("steps") == [.int(1), .int(2)])
         #expect(try results.table.column("epoch") == [.int(1), .int(1)])
-        #expect(results.figure.kind == .line && results.figure.x == "trainSize")
+        #expect(results.figure.kind == .line && results.figure.xLabel == "trainSize")
         #expect(throws: StudyError.self) {
             _ = try Study.dataSize(base: Self.base, methods: [.ia3()], trainSizes: [8], datasets: [Self.data(.iconqaBlank)],
                                    settings: Self.settings, store: try SweepStore(path: path))
@@ -135,8 +135,8 @@ struct StudyWorkflowTests {
         #expect(pairs.allSatisfy { $0[0] != $0[1] })
         #expect(try results.table.column("epoch") == [1, 2, 1, 2].map(TableValue.int))
         #expect(try results.table.column("steps") == [2, 4, 2, 4].map(TableValue.int), "an epoch of 4 examples is 2 steps of 2")
-        #expect(results.figure.kind == .heatmap && results.figure.x == "test" && results.figure.series == "train")
-        #expect(results.figure.data.count == 2)
+        #expect(results.figure.kind == .heatmap && results.figure.xLabel == "test" && results.figure.seriesLabel == "train")
+        #expect(results.figure.points.count == 2)
         #expect(throws: StudyError.self) {
             _ = try Study.generalization(base: Self.base, methods: [.ia3()], datasets: [Self.data(.sqa)],
                                          settings: Self.settings, store: try SweepStore(path: path))
@@ -159,8 +159,8 @@ struct StudyWorkflowTests {
         #expect(try Set(results.table.column("test")) == [.text("mini-pope"), .text("mini-flickr")])
         let metrics = try Set(results.table.column("metric").map(\.description))
         #expect(metrics.isSuperset(of: ["random accuracy", "popular f1", "adversarial accuracy", "CHAIRi", "CHAIRs", "cider-d", "yes-ratio"]))
-        #expect(results.figure.kind == .line && results.figure.x == "epoch")
-        #expect(Set(try results.figure.data.column("metric").map(\.description))
+        #expect(results.figure.kind == .line && results.figure.xLabel == "epoch")
+        #expect(Set(results.figure.points.compactMap { $0.series })
                 == ["random", "popular", "adversarial", "CHAIRi", "CHAIRs"])
         #expect(throws: StudyError("hallucination: mini-sqa is not a probe; probes are POPE sets (mini-pope) and captions "
                                    + "whose images' objects are known (mini-flickr)")) {
@@ -220,9 +220,9 @@ struct StudyWorkflowTests {
         let tuned = try row.column("share")[0].number!
         let frozen = try tableOne.filter("method", equals: .text("ia3")).filter("connector", equals: .text("frozen")).column("share")[0].number!
         #expect(tuned > frozen, "a tuned connector trains more")
-        #expect(first.figure.kind == .bar && first.figure.x == "dataset" && first.figure.data.count == 12)
-        #expect(first.figure.series == "method, connector")
-        #expect(Set(try first.figure.data.column("method, connector").map(\.description)).contains("lora 2, tuned"))
+        #expect(first.figure.kind == .bar && first.figure.xLabel == "dataset" && first.figure.points.count == 12)
+        #expect(first.figure.seriesLabel == "method, connector")
+        #expect(Set(first.figure.points.compactMap { $0.series }).contains("lora 2, tuned"))
 
         let second = try Study.compare(base: Self.base, methods: methods, connectors: [.tuned, .frozen], datasets: datasets,
                                        seeds: [1], settings: Self.settings, store: try SweepStore(path: path))
@@ -252,7 +252,7 @@ struct StudyWorkflowTests {
         #expect(results.table.columns == ["method", "size", "share", "score", "n"])
         #expect(results.table.count == 2)
         #expect(try results.table.column("score").first?.number.map { abs($0 - 0.6) < 1e-12 } == true, "CHAIRi is not a score")
-        #expect(results.figure.kind == .scatter && results.figure.x == "share" && results.figure.y == "score")
+        #expect(results.figure.kind == .scatter && results.figure.xLabel == "share" && results.figure.yLabel == "score")
         #expect(throws: StudyError.self) { _ = try Study.efficiency(Table(records: [[("score", .double(1))]])) }
         #expect(throws: StudyError.self) {
             _ = try Study.efficiency(Table(records: [[("score", .double(1)), ("trainable share", .double(1))]]))

@@ -107,7 +107,7 @@ struct OutputTests {
         ("display(update: true)", "ArgumentError"),
         ("display(html: 3)", "TypeError"),
         ("display(json: \"{not json\")", "ValueError"),
-        ("display(id: 5)", ""),  // a non-string id is ignored
+        ("display(id: 5)", "TypeError"),  // an id is a String, never silently dropped
         ("display(id: \"x\", update: 1)", "TypeError"),
         ("display(update: true, id: \"x\")", "ArgumentError"),  // labels in the wrong order
     ])

@@ -79,7 +79,7 @@ extension Study {
             let groups = aggregate(rows.map { r in r.merging(["series": seriesName(r, connectors: connectorCount)]) { $1 } },
                                    keys: ["size", "series"], value: "mean")
             let data = Table(records: groups.map { [("size", $0.key[0]), ("method", $0.key[1]), ("score", .double($0.mean))] })
-            return StudyFigure(kind: .line, data: data, x: "size", y: "score", series: "method",
+            return Plot(study: data, kind: .line, x: "size", y: "score", series: "method",
                                title: "score by size, mean over seeds" + overDatasets(rows))
         }, summary: { table in
             let keys = ["method", "size", "location", "connector", "dataset", "metric"]

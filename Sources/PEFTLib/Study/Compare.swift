@@ -114,14 +114,14 @@ public enum Study {
 
     /// Grouped bars: the mean headline score per dataset (in the order run), one bar per method
     /// setting ("lora 8", or "lora 8, tuned" when both connector settings ran).
-    static func compareFigure(_ tidy: [[(String, TableValue)]]) -> StudyFigure {
+    static func compareFigure(_ tidy: [[(String, TableValue)]]) -> Plot {
         let rows = headlineRows(Table(records: tidy))
         let both = distinct(rows, "connector") > 1
         let groups = aggregate(rows.map { r in r.merging(["series": settingName(r, connector: both)]) { $1 } },
                                keys: ["dataset", "series"], value: "score")
         let series = both ? "method, connector" : "method"
         let data = Table(records: groups.map { [("dataset", $0.key[0]), (series, $0.key[1]), ("score", .double($0.mean))] })
-        return StudyFigure(kind: .bar, data: data, x: "dataset", y: "score", series: series,
+        return Plot(study: data, kind: .bar, x: "dataset", y: "score", series: series,
                            title: "score per dataset" + (distinct(rows, "seed") > 1 ? ", mean over seeds" : ""))
     }
 

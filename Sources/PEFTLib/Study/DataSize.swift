@@ -49,7 +49,7 @@ extension Study {
             let groups = aggregate(rows.map { r in r.merging(["series": seriesName(r, connectors: connectorCount)]) { $1 } },
                                    keys: ["trainSize", "series"], value: "score")
             let data = Table(records: groups.map { [("trainSize", $0.key[0]), ("method", $0.key[1]), ("score", .double($0.mean))] })
-            return StudyFigure(kind: .line, data: data, x: "trainSize", y: "score", series: "method",
+            return Plot(study: data, kind: .line, x: "trainSize", y: "score", series: "method",
                                title: "score by training-set size" + overDatasets(rows))
         })
     }

@@ -29,7 +29,7 @@ extension Study {
         let summary = Table(records: groups.map { g in
             zip(keys, g.key).map { ($0, $1) } + [("share", .double(g.extra[0])), ("score", .double(g.mean)), ("n", .int(g.n))]
         }, title: "efficiency: trainable share and mean score")
-        let figure = StudyFigure(kind: .scatter, data: summary, x: "share", y: "score",
+        let figure = Plot(study: summary, kind: .scatter, x: "share", y: "score",
                                  series: keys.contains("method") ? "method" : nil,
                                  title: "score against trainable share (%)")
         return StudyResults(table: summary, summary: nil, figure: figure, runs: 0, finished: 0, ran: 0, skipped: 0,

@@ -47,7 +47,7 @@ extension Study {
                 return r.merging(["train": .text(several ? "\(seriesName(r, connectors: connectorCount)): \(train)" : train)]) { $1 }
             }, keys: ["train", "test"], value: "score")
             let data = Table(records: groups.map { [("train", $0.key[0]), ("test", $0.key[1]), ("score", .double($0.mean))] })
-            return StudyFigure(kind: .heatmap, data: data, x: "test", y: "score", series: "train",
+            return Plot(study: data, kind: .heatmap, x: "test", y: "score", series: "train",
                                title: "score on other datasets after epoch \(epochs) (rows: trained on)")
         })
     }

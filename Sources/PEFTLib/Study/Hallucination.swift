@@ -64,7 +64,7 @@ extension Study {
                 return r.merging(["curve": .text(several ? "\(seriesName(r, connectors: connectorCount)) \(metric)" : metric)]) { $1 }
             }, keys: ["epoch", "curve"], value: "score")
             let data = Table(records: groups.map { [("epoch", $0.key[0]), ("metric", $0.key[1]), ("score", .double($0.mean))] })
-            return StudyFigure(kind: .line, data: data, x: "epoch", y: "score", series: "metric",
+            return Plot(study: data, kind: .line, x: "epoch", y: "score", series: "metric",
                                title: "POPE accuracy per setting and CHAIR, by epoch" + overDatasets(rows))
         })
     }

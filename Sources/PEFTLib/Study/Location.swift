@@ -59,7 +59,7 @@ extension Study {
             let groups = aggregate(rows.map { r in r.merging(["series": seriesName(r, connectors: connectorCount)]) { $1 } },
                                    keys: ["location", "series"], value: "score")
             let data = Table(records: groups.map { [("location", $0.key[0]), ("method", $0.key[1]), ("score", .double($0.mean))] })
-            return StudyFigure(kind: .bar, data: data, x: "location", y: "score", series: "method",
+            return Plot(study: data, kind: .bar, x: "location", y: "score", series: "method",
                                title: "score by location" + overDatasets(rows))
         })
     }

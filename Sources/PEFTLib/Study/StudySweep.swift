@@ -70,29 +70,13 @@ public struct StudyError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// The figure the study draws from a workflow's results, independent of how it is drawn:
-/// `data` holds one mark per row, `x` and `y` name its columns, `series` the colour groups
-/// (for a heatmap: its rows, coloured by `y`).
-public struct StudyFigure: Sendable, Equatable {
-    public enum Kind: String, Sendable { case line, bar, scatter, heatmap }
-    public var kind: Kind
-    public var data: Table
-    public var x: String
-    public var y: String
-    public var series: String?
-    public var title: String
-    public init(kind: Kind, data: Table, x: String, y: String, series: String?, title: String) {
-        self.kind = kind; self.data = data; self.x = x; self.y = y; self.series = series; self.title = title
-    }
-}
-
 /// What a workflow returns: its tidy table, a summary where the study reports one (budget:
 /// mean ± std over seeds), the figure, and what the sweep did.
 public struct StudyResults: Sendable {
     /// One row per run, checkpoint, test set and metric.
     public var table: Table
     public var summary: Table?
-    public var figure: StudyFigure
+    public var figure: Plot
     /// Runs planned, runs with stored results (including those finished before), run now, skipped as stored.
     public var runs: Int, finished: Int, ran: Int, skipped: Int
     /// Stopped by the user: the table holds the finished runs only.
@@ -303,7 +287,7 @@ extension Study {
     // MARK: - Results
 
     /// The tidy table and the bookkeeping of a sweep.
-    static func results(_ outcome: SweepOutcome, title: String, figure: (Table) -> StudyFigure,
+    static func results(_ outcome: SweepOutcome, title: String, figure: (Table) -> Plot,
                         summary: ((Table) -> Table)? = nil) -> StudyResults {
         let shown = outcome.cancelled ? "\(title) (interrupted: \(outcome.finished) of \(outcome.runs) runs)" : title
         let table = Table(records: outcome.rows, title: shown)

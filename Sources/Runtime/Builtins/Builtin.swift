@@ -23,13 +23,35 @@ public struct Parameter: Sendable {
     }
 }
 
-/// The arguments of one call, bound to parameters by label.
+/// The arguments of one call, bound to parameters by label once, in `Builtin.bind`. A
+/// built-in reads a labelled parameter by its label (`args.int("steps")`, `args["on"]`) and
+/// an unlabelled one (Swift's `_`) by its position (`args.int(at: 0)`, `args[0]`), so no
+/// index has to agree with a label by hand.
 public struct BoundArguments: Sendable {
     /// Values per parameter, in parameter order (variadic ones as an array).
     public var values: [Value]
+    /// The parameters' labels, in the same order (nil for `_`).
+    public let labels: [String?]
     public let callee: String
     public let location: SourceLocation?
-    public subscript(i: Int) -> Value { values[i] }
+
+    /// The value of the unlabelled parameter at `i`.
+    public subscript(i: Int) -> Value {
+        assert(labels[i] == nil, "\(callee)(): parameter \(i) has the label \(labels[i]!); read it by label")
+        return values[i]
+    }
+
+    /// The value of the parameter labelled `label`.
+    public subscript(label: String) -> Value { values[index(label)] }
+
+    /// Where the parameter labelled `label` sits (a label the built-in does not declare is a
+    /// bug in the built-in, caught by its tests).
+    func index(_ label: String) -> Int {
+        guard let i = labels.firstIndex(of: label) else {
+            preconditionFailure("\(callee)() declares no parameter labelled '\(label):'")
+        }
+        return i
+    }
 }
 
 /// What a running built-in can reach: the cell's output and cancellation.
@@ -101,7 +123,7 @@ public struct Builtin: Sendable {
                 ? "too many unlabeled arguments in call to \(signature)"
                 : "\(name)() takes no unlabeled argument; \(accepted)", at: location)
         }
-        return BoundArguments(values: values, callee: name, location: location)
+        return BoundArguments(values: values, labels: parameters.map(\.label), callee: name, location: location)
     }
 
     private func suggestion(for label: String) -> String {
@@ -114,44 +136,77 @@ public struct Builtin: Sendable {
 // MARK: - Argument conversion
 
 extension BoundArguments {
-    func fail(_ i: Int, _ expected: String, got value: Value, label: String?) -> RuntimeError {
-        let which = label.map { "argument '\($0):'" } ?? "argument \(i + 1)"
+    /// The error for a parameter's value of the wrong kind.
+    public func fail(_ label: String, _ expected: String, got value: Value) -> RuntimeError {
+        fail(index: index(label), expected, got: value)
+    }
+
+    /// The error for an unlabelled parameter's value of the wrong kind.
+    public func fail(at i: Int, _ expected: String, got value: Value) -> RuntimeError { fail(index: i, expected, got: value) }
+
+    /// The value of the parameter labelled `label`, nil when it is `nil` (the default of an
+    /// optional parameter).
+    public func optional(_ label: String) -> Value? {
+        if case .null = values[index(label)] { return nil }
+        return values[index(label)]
+    }
+
+    /// The String parameter labelled `label`, nil when it is `nil`.
+    public func optionalString(_ label: String) throws(RuntimeError) -> String? {
+        optional(label) == nil ? nil : try string(label)
+    }
+
+    /// An error about the arguments' values as a whole.
+    public func valueError(_ message: String) -> RuntimeError { RuntimeError(.value, message, at: location) }
+
+    private func fail(index i: Int, _ expected: String, got value: Value) -> RuntimeError {
+        let which = labels[i].map { "argument '\($0):'" } ?? "argument \(i + 1)"
         return RuntimeError(.type, "\(callee)(): \(which) expects \(expected), got \(value.typeName) \(value.literal)", at: location)
     }
 
-    public func double(_ i: Int, _ label: String?) throws(RuntimeError) -> Double {
+    public func double(_ label: String) throws(RuntimeError) -> Double { try double(index: index(label)) }
+    public func double(at i: Int) throws(RuntimeError) -> Double { try double(index: i) }
+    private func double(index i: Int) throws(RuntimeError) -> Double {
         switch values[i] {
         case .int(let n): return Double(n)
         case .double(let d): return d
-        default: throw fail(i, "a number", got: values[i], label: label)
+        default: throw fail(index: i, "a number", got: values[i])
         }
     }
 
-    public func int(_ i: Int, _ label: String?) throws(RuntimeError) -> Int {
+    public func int(_ label: String) throws(RuntimeError) -> Int { try int(index: index(label)) }
+    public func int(at i: Int) throws(RuntimeError) -> Int { try int(index: i) }
+    private func int(index i: Int) throws(RuntimeError) -> Int {
         if case .int(let n) = values[i] { return n }
-        throw fail(i, "an Int", got: values[i], label: label)
+        throw fail(index: i, "an Int", got: values[i])
     }
 
-    public func string(_ i: Int, _ label: String?) throws(RuntimeError) -> String {
+    public func string(_ label: String) throws(RuntimeError) -> String { try string(index: index(label)) }
+    public func string(at i: Int) throws(RuntimeError) -> String { try string(index: i) }
+    private func string(index i: Int) throws(RuntimeError) -> String {
         if case .string(let s) = values[i] { return s }
-        throw fail(i, "a String", got: values[i], label: label)
+        throw fail(index: i, "a String", got: values[i])
     }
 
     /// A file or folder path, resolved by PEFTLib's one rule (a leading `~` is `$HOME`).
-    public func path(_ i: Int, _ label: String?) throws(RuntimeError) -> String {
-        let text = try string(i, label)
+    public func path(_ label: String) throws(RuntimeError) -> String { try path(index: index(label)) }
+    public func path(at i: Int) throws(RuntimeError) -> String { try path(index: i) }
+    private func path(index i: Int) throws(RuntimeError) -> String {
+        let text = try string(index: i)
         if text.isEmpty { throw RuntimeError(.value, "\(callee)(): the path is empty", at: location) }
         return FilePaths.resolve(text)
     }
 
-    public func bool(_ i: Int, _ label: String?) throws(RuntimeError) -> Bool {
+    public func bool(_ label: String) throws(RuntimeError) -> Bool {
+        let i = index(label)
         if case .bool(let b) = values[i] { return b }
-        throw fail(i, "a Bool", got: values[i], label: label)
+        throw fail(index: i, "a Bool", got: values[i])
     }
 
-    public func dotCase(_ i: Int, _ label: String?, allowed: [String]) throws(RuntimeError) -> String {
+    public func dotCase(_ label: String, allowed: [String]) throws(RuntimeError) -> String {
+        let i = index(label)
         if case .dotCase(let name) = values[i], allowed.contains(name) { return name }
-        throw fail(i, "one of " + allowed.map { ".\($0)" }.joined(separator: ", "), got: values[i], label: label)
+        throw fail(index: i, "one of " + allowed.map { ".\($0)" }.joined(separator: ", "), got: values[i])
     }
 }
 

@@ -61,13 +61,13 @@ enum ChangesBuiltins {
         switch args[0] {
         case .object(let run as RunObject): model = run.model; task = run.task; step = run.run.step
         case .object(let m as ModelObject): model = m
-        default: throw args.fail(0, "a Run or an adapted model", got: args[0], label: nil)
+        default: throw args.fail(at: 0, "a Run or an adapted model", got: args[0])
         }
         guard let attachment = model.attachment else {
             throw RuntimeError(.value, "changes(): this model has no PEFT method attached; pass a run or "
                                + "attach(model, lora()) first", at: args.location)
         }
-        if case .object(let data as DatasetObject) = args[1] {
+        if case .object(let data as DatasetObject) = args["on"] {
             let (llava, tokenizer, preprocessor) = try TrainingBuiltins.setting(model, "changes", args)
             let examples = Array(data.items.prefix(probeExamples))
             guard !examples.isEmpty else { throw RuntimeError(.value, "changes(on:): the dataset is empty", at: args.location) }
@@ -75,8 +75,8 @@ enum ChangesBuiltins {
                 try LlavaSupervisedTask(model: llava, tokenizer: tokenizer, examples: examples, batchSize: probeExamples,
                                         preprocessor: preprocessor, attachment: attachment)
             }
-        } else if case .null = args[1] {} else {
-            throw args.fail(1, "a Dataset", got: args[1], label: "on")
+        } else if let other = args.optional("on") {
+            throw args.fail("on", "a Dataset", got: other)
         }
         let probe: (() throws -> Void)? = task.map { t in { try t.probe(examples: probeExamples) } }
         let table = try ModelBuiltins.library(args.location) {

@@ -17,9 +17,9 @@ enum CoreBuiltins {
         doc: "Writes the items, separated by `separator` and followed by `terminator`, to `.stdout` or `.stderr`."
     ) { args, context throws(RuntimeError) in
         guard case .array(let items) = args[0] else { return .void }
-        let separator = try args.string(1, "separator")
-        let terminator = try args.string(2, "terminator")
-        let stream = try args.dotCase(3, "to", allowed: ["stdout", "stderr"])
+        let separator = try args.string("separator")
+        let terminator = try args.string("terminator")
+        let stream = try args.dotCase("to", allowed: ["stdout", "stderr"])
         let text = items.map(\.printed).joined(separator: separator) + terminator
         context.output.write(text, to: stream == "stderr" ? .stderr : .stdout)
         return .void
@@ -39,13 +39,10 @@ enum CoreBuiltins {
     ) { args, context throws(RuntimeError) in
         var bundle = MIMEBundle(data: [:])
         if case .null = args[0] {} else if let shown = args[0].mimeBundle() { bundle = shown }
-        let kinds = [(1, "html", "text/html"), (2, "markdown", "text/markdown"), (3, "svg", "image/svg+xml"),
-                     (4, "latex", "text/latex"), (5, "json", "application/json")]
-        for (i, label, mime) in kinds {
-            guard case .string(let s) = args[i] else {
-                if case .null = args[i] { continue }
-                throw args.fail(i, "a String", got: args[i], label: label)
-            }
+        let kinds = [("html", "text/html"), ("markdown", "text/markdown"), ("svg", "image/svg+xml"),
+                     ("latex", "text/latex"), ("json", "application/json")]
+        for (label, mime) in kinds {
+            guard let s = try args.optionalString(label) else { continue }
             if mime == "application/json" {
                 do { bundle.data[mime] = try JSON.parse(s) } catch {
                     throw RuntimeError(.value, "display(json:) needs valid JSON text: \(error)", at: args.location)
@@ -59,9 +56,8 @@ enum CoreBuiltins {
             }
         }
         if bundle.data.isEmpty { bundle = .text("nil") }
-        let id: String?
-        if case .string(let s) = args[6] { id = s } else { id = nil }
-        let update = try args.bool(7, "update")
+        let id = try args.optionalString("id")
+        let update = try args.bool("update")
         if update && id == nil {
             throw RuntimeError(.argument, "display(update: true) needs the id: of the display to replace", at: args.location)
         }
@@ -73,7 +69,7 @@ enum CoreBuiltins {
         "clearOutput", [Parameter("wait", "Bool", default: .bool(false))],
         doc: "Clears this cell's output; with `wait: true` only when the next output arrives (no flicker)."
     ) { args, context throws(RuntimeError) in
-        context.output.clearOutput(wait: try args.bool(0, "wait"))
+        context.output.clearOutput(wait: try args.bool("wait"))
         return .void
     }
 
@@ -91,7 +87,7 @@ enum CoreBuiltins {
         "sleep", [Parameter("seconds", "Double")],
         doc: "Waits for the given number of seconds; an interrupt stops it at once."
     ) { args, context throws(RuntimeError) in
-        let seconds = try args.double(0, "seconds")
+        let seconds = try args.double("seconds")
         guard seconds.isFinite, seconds >= 0 else {
             throw RuntimeError(.value, "sleep(seconds:) needs a non-negative number of seconds, got \(seconds)", at: args.location)
         }
@@ -115,7 +111,7 @@ enum CoreBuiltins {
                 throw RuntimeError(.value, "Double(\(Value.quote(s))): not a number", at: args.location)
             }
             return .double(d)
-        default: throw args.fail(0, "an Int, Double or String", got: args[0], label: nil)
+        default: throw args.fail(at: 0, "an Int, Double or String", got: args[0])
         }
     }
 
@@ -135,7 +131,7 @@ enum CoreBuiltins {
                 throw RuntimeError(.value, "Int(\(Value.quote(s))): not an integer", at: args.location)
             }
             return .int(n)
-        default: throw args.fail(0, "an Int, Double or String", got: args[0], label: nil)
+        default: throw args.fail(at: 0, "an Int, Double or String", got: args[0])
         }
     }
 
@@ -153,12 +149,12 @@ enum CoreBuiltins {
             dictionaries as JSON — `write([["id": "1", "image": "a.png"]], to: "data/train.json")`.
             """
     ) { args, _ throws(RuntimeError) in
-        let path = try args.path(1, "to")
+        let path = try args.path("to")
         let text: String
         switch args[0] {
         case .string(let s): text = s
         case .array, .dictionary: text = try args[0].json(callee: "write").prettySerialized() + "\n"
-        default: throw args.fail(0, "a String, an Array or a Dictionary", got: args[0], label: nil)
+        default: throw args.fail(at: 0, "a String, an Array or a Dictionary", got: args[0])
         }
         try writeFile(text, to: path)
         return .string(path)
@@ -175,7 +171,7 @@ enum CoreBuiltins {
                 let lines = catalog().sorted { $0.name < $1.name }.map { "  \($0.signature)" }
                 return .object(Documentation(title: "PEFTLab built-ins", body: lines.joined(separator: "\n")))
             default:
-                throw args.fail(0, "a built-in function such as print", got: args[0], label: nil)
+                throw args.fail(at: 0, "a built-in function such as print", got: args[0])
             }
         }
     }

@@ -25,13 +25,13 @@ enum DataBuiltins {
             `skipInvalid: true`, which skips it and says how many were skipped.
             """
     ) { args, context throws(RuntimeError) in
-        if case .string = args[5] {
-            guard case .string = args[6] else {
+        if args.optional("json") != nil {
+            guard args.optional("images") != nil else {
                 throw RuntimeError(.argument, "dataset(json:) also needs images: the folder its image paths are relative to", at: args.location)
             }
-            let json = try args.path(5, "json"), folder = try args.path(6, "images")
+            let json = try args.path("json"), folder = try args.path("images")
             let loaded: LlavaDataset
-            do { loaded = try LlavaDataset(json: json, images: folder, skipInvalid: try args.bool(7, "skipInvalid")) } catch {
+            do { loaded = try LlavaDataset(json: json, images: folder, skipInvalid: try args.bool("skipInvalid")) } catch {
                 throw RuntimeError(.library, "\(error)", at: args.location)
             }
             let items = loaded.records.map { VQAExample($0) }
@@ -48,23 +48,22 @@ enum DataBuiltins {
                 + " The built-in ones: " + miniNames().joined(separator: ", "), at: args.location)
         }
         let (split, size, seed) = try splitSizeAndSeed(args)
-        let imageSize = try args.int(4, "imageSize")
+        let imageSize = try args.int("imageSize")
         guard (MiniDataset.smallestImageSize...512).contains(imageSize) else {
             throw RuntimeError(.value, "imageSize must be between \(MiniDataset.smallestImageSize) and 512, got \(imageSize)", at: args.location)
         }
         return .object(try miniDataset(task, split: split, size: size, seed: seed, imageSize: imageSize, args: args, context: context))
     }
 
-    /// The split (by name), size (nil: the split's default) and seed of `dataset` and `suite`,
-    /// arguments 1, 2 and 3 of both.
+    /// The split (by name), size (nil: the split's default) and seed of `dataset` and `suite`.
     static func splitSizeAndSeed(_ args: BoundArguments) throws(RuntimeError) -> (split: String, size: Int?, seed: Int) {
-        let split = try args.dotCase(1, "split", allowed: MiniSplit.allCases.map(\.rawValue))
+        let split = try args.dotCase("split", allowed: MiniSplit.allCases.map(\.rawValue))
         var size: Int?
-        if case .null = args[2] {} else {
-            size = try args.int(2, "size")
+        if args.optional("size") != nil {
+            size = try args.int("size")
             guard size! >= 0, size! <= 1_000_000 else { throw RuntimeError(.value, "size must be between 0 and 1,000,000, got \(size!)", at: args.location) }
         }
-        return (split, size, try args.int(3, "seed"))
+        return (split, size, try args.int("seed"))
     }
 
     /// Generates a mini dataset, interruptible, sized against the machine's memory first.
@@ -89,7 +88,7 @@ enum DataBuiltins {
         returns: "[Dataset]",
         doc: "The study's evaluation suite: every mini dataset (seen, unseen and POPE), as an array of datasets."
     ) { args, context throws(RuntimeError) in
-        guard try args.string(0, nil) == "mini" else {
+        guard try args.string(at: 0) == "mini" else {
             throw RuntimeError(.value, "the only built-in suite is \"mini\"", at: args.location)
         }
         let (split, size, seed) = try splitSizeAndSeed(args)
@@ -112,9 +111,9 @@ enum DataBuiltins {
     ) { args, context throws(RuntimeError) in
         guard case .object(let o as DatasetObject) = args[0] else {
             if case .object(let o) = args[0] { context.output.display(o.render(), id: nil, update: false); return .void }
-            throw args.fail(0, "a Dataset", got: args[0], label: nil)
+            throw args.fail(at: 0, "a Dataset", got: args[0])
         }
-        let count = try args.int(1, nil)
+        let count = try args.int(at: 1)
         guard (0...200).contains(count) else { throw RuntimeError(.value, "show at most 200 samples, not \(count)", at: args.location) }
         context.output.display(o.grid(count: count), id: nil, update: false)
         return .void

@@ -33,7 +33,7 @@ enum ExplainBuiltins {
             }
             return .object(ExplanationObject(Explanation(model: m, attachment: attachment)))
         default:
-            throw args.fail(0, "a Method such as lora(rank: 8), or an adapted model", got: args[0], label: nil)
+            throw args.fail(at: 0, "a Method such as lora(rank: 8), or an adapted model", got: args[0])
         }
     }
 }

@@ -173,9 +173,9 @@ enum ModelBuiltins {
             Hugging Face PEFT layout (by `save` or by Python peft) on a copy of `base`.
             """
     ) { args, _ throws(RuntimeError) in
-        if case .string = args[2] {
-            let folder = try args.path(2, "adapter")
-            guard case .object(let base as ModelObject) = args[3] else {
+        if args.optional("adapter") != nil {
+            let folder = try args.path("adapter")
+            guard case .object(let base as ModelObject) = args["on"] else {
                 throw RuntimeError(.argument, "load(adapter:) also needs on: the base model to put it on", at: args.location)
             }
             if let existing = base.attachment {
@@ -185,8 +185,8 @@ enum ModelBuiltins {
             adapted.attachment = try library(args.location) { try loadAdapter(from: folder, into: adapted.module) }
             return .object(adapted)
         }
-        if case .string = args[1] {
-            let path = try args.path(1, "config")
+        if args.optional("config") != nil {
+            let path = try args.path("config")
             let config = try library(args.location) { try ModelConfig.load(path: path) }
             switch config {
             case .llava(let c):
@@ -202,7 +202,7 @@ enum ModelBuiltins {
         guard case .string = args[0] else {
             throw RuntimeError(.argument, "load() needs a model folder, or config: a config.json", at: args.location)
         }
-        let directory = try args.path(0, nil)
+        let directory = try args.path(at: 0)
         let config = try library(args.location) { try ModelConfig.load(path: directory) }
         switch config {
         case .llava:
@@ -226,7 +226,9 @@ enum ModelBuiltins {
                                          + "image \(v.imageSize), patch \(v.patchSize)")]
     }
 
-    static func location(_ value: Value, _ args: BoundArguments, _ i: Int) throws(RuntimeError) -> PEFTLocation {
+    /// Where a method goes: the `on:` argument, or `value` given for the argument `label`.
+    static func location(_ args: BoundArguments, value: Value? = nil, label: String = "on") throws(RuntimeError) -> PEFTLocation {
+        let value = value ?? args[label]
         switch value {
         case .dotCase("attention"): return .attention
         case .dotCase("mlp"): return .mlp
@@ -234,11 +236,11 @@ enum ModelBuiltins {
         case .array(let items):
             var names: [String] = []
             for item in items {
-                guard case .string(let s) = item else { throw args.fail(i, "module names such as \"q_proj\"", got: item, label: "on") }
+                guard case .string(let s) = item else { throw args.fail(label, "module names such as \"q_proj\"", got: item) }
                 names.append(s)
             }
             return .modules(names)
-        default: throw args.fail(i, ".attention, .mlp, .both or a list of module names", got: value, label: "on")
+        default: throw args.fail(label, ".attention, .mlp, .both or a list of module names", got: value)
         }
     }
 
@@ -247,8 +249,8 @@ enum ModelBuiltins {
                  Parameter("dropout", "Double", default: .double(0.05)), Parameter("on", "Location", default: .dotCase("both"))],
         returns: "Method", doc: "LoRA: y = W x + (α/r)·B A dropout(x), A Kaiming-uniform, B zero; on q, k, v, o (.attention), gate, up, down (.mlp), or both."
     ) { args, _ throws(RuntimeError) in
-        let (r, a, d) = (try args.int(0, "rank"), try args.double(1, "alpha"), try args.double(2, "dropout"))
-        let on = try location(args[3], args, 3)
+        let (r, a, d) = (try args.int("rank"), try args.double("alpha"), try args.double("dropout"))
+        let on = try location(args)
         return .object(MethodObject(try library(args.location) { try PEFTMethod.lora(rank: r, alpha: a, dropout: d, targets: on) }))
     }
 
@@ -256,7 +258,7 @@ enum ModelBuiltins {
         "ia3", [Parameter("on", "Location", default: .dotCase("both"))], returns: "Method",
         doc: "IA3: learned vectors (initialised to ones) scaling the outputs of k and v and the input of down_proj."
     ) { args, _ throws(RuntimeError) in
-        .object(MethodObject(PEFTMethod.ia3(targets: try location(args[0], args, 0))))
+        .object(MethodObject(PEFTMethod.ia3(targets: try location(args))))
     }
 
     static let adapter = Builtin(
@@ -265,9 +267,9 @@ enum ModelBuiltins {
         returns: "Method",
         doc: "Bottleneck adapter x + up(tanh(down(x))): .mlp before gate_proj and up_proj and after down_proj (the study's placement), .attention after o_proj, .both; style .series or .parallel."
     ) { args, _ throws(RuntimeError) in
-        let size = try args.int(0, "size")
-        let on = try location(args[1], args, 1)
-        let style: AdapterStyle = try args.dotCase(2, "style", allowed: ["series", "parallel"]) == "series" ? .series : .parallel
+        let size = try args.int("size")
+        let on = try location(args)
+        let style: AdapterStyle = try args.dotCase("style", allowed: ["series", "parallel"]) == "series" ? .series : .parallel
         return .object(MethodObject(try library(args.location) { try PEFTMethod.adapter(size: size, location: on, style: style) }))
     }
 
@@ -275,7 +277,7 @@ enum ModelBuiltins {
         "prefix", [Parameter("tokens", "Int", default: .int(20)), Parameter("projection", "Bool", default: .bool(false))],
         returns: "Method", doc: "Prefix-tuning: learned keys and values for `tokens` virtual tokens in every layer; projection: the reparameterisation MLP."
     ) { args, _ throws(RuntimeError) in
-        let (tokens, projection) = (try args.int(0, "tokens"), try args.bool(1, "projection"))
+        let (tokens, projection) = (try args.int("tokens"), try args.bool("projection"))
         return .object(MethodObject(try library(args.location) { try PEFTMethod.prefix(tokens: tokens, projection: projection) }))
     }
 
@@ -298,14 +300,14 @@ enum ModelBuiltins {
             adapted model takes another method only with replacing: true (in place).
             """
     ) { args, _ throws(RuntimeError) in
-        guard case .object(let m as ModelObject) = args[0] else { throw args.fail(0, "a Model", got: args[0], label: nil) }
-        guard case .object(let method as MethodObject) = args[1] else { throw args.fail(1, "a Method such as lora(rank: 8)", got: args[1], label: nil) }
+        guard case .object(let m as ModelObject) = args[0] else { throw args.fail(at: 0, "a Model", got: args[0]) }
+        guard case .object(let method as MethodObject) = args[1] else { throw args.fail(at: 1, "a Method such as lora(rank: 8)", got: args[1]) }
         var connector: ConnectorMode?
-        if case .null = args[2] {} else {
-            connector = try args.dotCase(2, "connector", allowed: ["tuned", "frozen"]) == "tuned" ? .tuned : .frozen
+        if args.optional("connector") != nil {
+            connector = try args.dotCase("connector", allowed: ["tuned", "frozen"]) == "tuned" ? .tuned : .frozen
         }
-        let replacing = try args.bool(3, "replacing")
-        let seed = UInt64(bitPattern: Int64(try args.int(4, "seed")))
+        let replacing = try args.bool("replacing")
+        let seed = UInt64(bitPattern: Int64(try args.int("seed")))
         // A base LLaVA model stays as it was: the method goes on a copy, so one base serves many methods.
         let target = m.attachment == nil && m.module is LlavaForConditionalGeneration ? try library(args.location) { try m.copy() } : m
         target.attachment = try library(args.location) {
@@ -318,7 +320,7 @@ enum ModelBuiltins {
         "trainable", [Parameter(nil, "Model")], returns: "TrainableReport",
         doc: "What trains, where and how much: per module type and layer, and in total; `.share` (percent of base + added), `.trainable`, `.total`."
     ) { args, _ throws(RuntimeError) in
-        guard case .object(let m as ModelObject) = args[0] else { throw args.fail(0, "a Model", got: args[0], label: nil) }
+        guard case .object(let m as ModelObject) = args[0] else { throw args.fail(at: 0, "a Model", got: args[0]) }
         return .object(TrainableReportObject(table: trainableParameterReport(m.module, attachment: m.attachment),
                                              summary: trainableParameterSummary(m.module, attachment: m.attachment)))
     }

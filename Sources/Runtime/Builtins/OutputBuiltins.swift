@@ -16,14 +16,13 @@ enum OutputBuiltins {
             `save("results.csv")` (or `.json`).
             """
     ) { args, _ throws(RuntimeError) in
-        let title: String?
-        if case .string(let s) = args[1] { title = s } else { title = nil }
+        let title = try args.optionalString("title")
         switch args[0] {
         case .dictionary(let pairs):
             var columns: [String] = [], values: [[Value]] = []
             for pair in pairs {
-                guard case .string(let name) = pair.key else { throw args.fail(0, "column names as strings", got: pair.key, label: nil) }
-                guard case .array(let items) = pair.value else { throw args.fail(0, "an array of values for column \"\(name)\"", got: pair.value, label: nil) }
+                guard case .string(let name) = pair.key else { throw args.fail(at: 0, "column names as strings", got: pair.key) }
+                guard case .array(let items) = pair.value else { throw args.fail(at: 0, "an array of values for column \"\(name)\"", got: pair.value) }
                 columns.append(name)
                 values.append(items)
             }
@@ -41,10 +40,10 @@ enum OutputBuiltins {
         case .array(let records):
             var converted: [[(String, TableValue)]] = []
             for record in records {
-                guard case .dictionary(let pairs) = record else { throw args.fail(0, "records (dictionaries)", got: record, label: nil) }
+                guard case .dictionary(let pairs) = record else { throw args.fail(at: 0, "records (dictionaries)", got: record) }
                 var fields: [(String, TableValue)] = []
                 for pair in pairs {
-                    guard case .string(let name) = pair.key else { throw args.fail(0, "column names as strings", got: pair.key, label: nil) }
+                    guard case .string(let name) = pair.key else { throw args.fail(at: 0, "column names as strings", got: pair.key) }
                     fields.append((name, try pair.value.tableValue(callee: "table")))
                 }
                 converted.append(fields)
@@ -53,7 +52,7 @@ enum OutputBuiltins {
         case .object(let o as TableObject):
             return .object(o)
         default:
-            throw args.fail(0, "a dictionary of columns or an array of records", got: args[0], label: nil)
+            throw args.fail(at: 0, "a dictionary of columns or an array of records", got: args[0])
         }
     }
 
@@ -70,37 +69,35 @@ enum OutputBuiltins {
             `.save("loss.png")` writes it as PNG, `.svg` or `.json` (Vega-Lite).
             """
     ) { args, _ throws(RuntimeError) in
-        func optionalString(_ i: Int, _ label: String) throws(RuntimeError) -> String? {
-            if case .null = args[i] { return nil }
-            return try args.string(i, label)
-        }
-        let x = try optionalString(1, "x"), y = try optionalString(2, "y"), color = try optionalString(3, "color")
-        let title = try optionalString(5, "title")
+        let x = try args.optionalString("x"), y = try args.optionalString("y"), color = try args.optionalString("color")
+        let title = try args.optionalString("title")
         var kind: Plot.Kind?
-        if case .null = args[4] {} else {
-            kind = Plot.Kind(rawValue: try args.dotCase(4, "kind", allowed: Plot.Kind.allCases.map(\.rawValue)))
+        if args.optional("kind") != nil {
+            kind = Plot.Kind(rawValue: try args.dotCase("kind", allowed: Plot.Kind.allCases.map(\.rawValue)))
         }
         switch args[0] {
         case .object(let o as TableObject):
-            return .object(PlotObject(try Plot.from(table: o.table, x: x, y: y, color: color, kind: kind, title: title)))
+            do throws(PlotError) { return .object(PlotObject(try Plot(table: o.table, x: x, y: y, color: color, kind: kind, title: title))) } catch {
+                throw RuntimeError(error.isTypeMismatch ? .type : .value, error.message, at: args.location)
+            }
         case .array(let items):
-            return .object(PlotObject(Plot.from(series: [(nil, try numbers(items, args))], kind: kind, title: title)))
+            return .object(PlotObject(Plot(series: [(nil, try numbers(items, args))], kind: kind, title: title)))
         case .dictionary(let pairs):
             var series: [(String?, [Double])] = []
             for pair in pairs {
-                guard case .array(let items) = pair.value else { throw args.fail(0, "arrays of numbers", got: pair.value, label: nil) }
+                guard case .array(let items) = pair.value else { throw args.fail(at: 0, "arrays of numbers", got: pair.value) }
                 series.append((pair.key.printed, try numbers(items, args)))
             }
-            return .object(PlotObject(Plot.from(series: series, kind: kind, title: title)))
+            return .object(PlotObject(Plot(series: series, kind: kind, title: title)))
         default:
-            throw args.fail(0, "a Table, an array of numbers or a dictionary of them", got: args[0], label: nil)
+            throw args.fail(at: 0, "a Table, an array of numbers or a dictionary of them", got: args[0])
         }
     }
 
     private static func numbers(_ items: [Value], _ args: BoundArguments) throws(RuntimeError) -> [Double] {
         var out: [Double] = []
         for item in items {
-            guard let d = item.asDouble else { throw args.fail(0, "numbers", got: item, label: nil) }
+            guard let d = item.asDouble else { throw args.fail(at: 0, "numbers", got: item) }
             out.append(d)
         }
         return out

@@ -17,7 +17,7 @@ final class StudyResultsObject: RuntimeObject, @unchecked Sendable {
 
     init(_ results: StudyResults) {
         self.results = results
-        self.plot = StudyBuiltins.plot(results.figure)
+        self.plot = results.figure
         self.tableObject = TableObject(results.table)
     }
 
@@ -59,44 +59,7 @@ final class StudyResultsObject: RuntimeObject, @unchecked Sendable {
 enum StudyBuiltins {
     static var all: [Builtin] { [compare, location, budget, dataSize, generalization, hallucination, efficiency] }
 
-    // MARK: - Figures
-
-    /// The study's figure as a Plot; lines are drawn in order of x.
-    static func plot(_ figure: StudyFigure) -> Plot {
-        let kind = Plot.Kind(rawValue: figure.kind.rawValue) ?? .line
-        let columns = figure.data.columns
-        var points: [Plot.Point] = []
-        if let xi = columns.firstIndex(of: figure.x), let yi = columns.firstIndex(of: figure.y) {
-            let si = figure.series.flatMap { columns.firstIndex(of: $0) }
-            points = figure.data.rows.map { row in Plot.Point(x: row[xi], y: row[yi], series: si.map { row[$0].description }) }
-        }
-        if kind == .line || kind == .scatter {
-            points = points.enumerated().sorted { a, b in
-                let (x, y) = (a.element.x.number ?? 0, b.element.x.number ?? 0)
-                return x != y ? x < y : a.offset < b.offset
-            }.map(\.element)
-        }
-        return Plot(kind: kind, title: figure.title, xLabel: figure.x, yLabel: figure.y,
-                    seriesLabel: points.contains { $0.series != nil } ? figure.series : nil, points: points)
-    }
-
     // MARK: - Arguments
-
-    /// Arguments looked up by label.
-    struct Arguments {
-        let args: BoundArguments
-        let labels: [String?]
-        init(_ args: BoundArguments, _ parameters: [Parameter]) { self.args = args; self.labels = parameters.map(\.label) }
-        func index(_ label: String) -> Int { labels.firstIndex(of: label)! }
-        subscript(_ label: String) -> Value { args[index(label)] }
-        func int(_ label: String) throws(RuntimeError) -> Int { try args.int(index(label), label) }
-        func double(_ label: String) throws(RuntimeError) -> Double { try args.double(index(label), label) }
-        func string(_ label: String) throws(RuntimeError) -> String { try args.string(index(label), label) }
-        func fail(_ label: String, _ expected: String, got value: Value) -> RuntimeError {
-            args.fail(index(label), expected, got: value, label: label)
-        }
-        func value(_ message: String) -> RuntimeError { RuntimeError(.value, message, at: args.location) }
-    }
 
     /// The parameters every sweep shares, after its own: connector, on, …, runs.
     static func parameters(_ own: [Parameter], on: Parameter? = nil, extra: [Parameter] = [], epochs: Int? = nil,
@@ -113,7 +76,7 @@ enum StudyBuiltins {
             + [Parameter("runs", "String", default: .string(runs))]
     }
 
-    static func parseMethods(_ a: Arguments) throws(RuntimeError) -> [PEFTMethod] {
+    static func parseMethods(_ a: BoundArguments) throws(RuntimeError) -> [PEFTMethod] {
         let values: [Value]
         if case .array(let items) = a["methods"] { values = items } else { values = [a["methods"]] }
         var methods: [PEFTMethod] = []
@@ -123,11 +86,11 @@ enum StudyBuiltins {
             }
             methods.append(m.method)
         }
-        guard !methods.isEmpty else { throw a.value("\(a.args.callee) needs at least one method, such as [lora(rank: 8), ia3()]") }
+        guard !methods.isEmpty else { throw a.valueError("\(a.callee) needs at least one method, such as [lora(rank: 8), ia3()]") }
         return methods
     }
 
-    static func parseConnectors(_ a: Arguments) throws(RuntimeError) -> [ConnectorMode] {
+    static func parseConnectors(_ a: BoundArguments) throws(RuntimeError) -> [ConnectorMode] {
         let values: [Value]
         if case .array(let items) = a["connector"] { values = items } else { values = [a["connector"]] }
         var modes: [ConnectorMode] = []
@@ -137,11 +100,11 @@ enum StudyBuiltins {
             }
             if !modes.contains(mode) { modes.append(mode) }
         }
-        guard !modes.isEmpty else { throw a.value("\(a.args.callee) needs a connector setting: .frozen, .tuned or [.tuned, .frozen]") }
+        guard !modes.isEmpty else { throw a.valueError("\(a.callee) needs a connector setting: .frozen, .tuned or [.tuned, .frozen]") }
         return modes
     }
 
-    static func parseSeeds(_ a: Arguments) throws(RuntimeError) -> [UInt64] {
+    static func parseSeeds(_ a: BoundArguments) throws(RuntimeError) -> [UInt64] {
         let values: [Value]
         if case .array(let items) = a["seeds"] { values = items } else { values = [a["seeds"]] }
         var seeds: [UInt64] = []
@@ -149,12 +112,12 @@ enum StudyBuiltins {
             guard case .int(let n) = value else { throw a.fail("seeds", "integer seeds such as [42, 43, 44]", got: value) }
             seeds.append(UInt64(bitPattern: Int64(n)))
         }
-        guard !seeds.isEmpty else { throw a.value("\(a.args.callee) needs at least one seed") }
+        guard !seeds.isEmpty else { throw a.valueError("\(a.callee) needs at least one seed") }
         return seeds
     }
 
     /// Mini-suite datasets (Dataset values or names) with their train splits of `trainSize`.
-    static func parseDatasets(_ a: Arguments, label: String = "on", trainSize: Int, testSplitOnly: Bool = false,
+    static func parseDatasets(_ a: BoundArguments, label: String = "on", trainSize: Int, testSplitOnly: Bool = false,
                          imageSize: Int) throws(RuntimeError) -> [StudyDataset] {
         let values: [Value]
         if case .array(let items) = a[label] { values = items } else { values = [a[label]] }
@@ -164,14 +127,14 @@ enum StudyBuiltins {
             switch value {
             case .object(let d as DatasetObject):
                 guard let t = MiniTask(rawValue: d.name), t != .descriptions else {
-                    throw a.value("\(a.args.callee) trains on the mini datasets' train splits; \(d.name) has none — "
+                    throw a.valueError("\(a.callee) trains on the mini datasets' train splits; \(d.name) has none — "
                                   + "use train(…) and evaluate(…) for your own data")
                 }
                 task = t; test = d.items; size = d.items.first?.image?.width ?? imageSize
             case .string(let name):
                 guard let t = MiniTask(rawValue: name), t != .descriptions else {
                     let near = nearestNames(to: name, in: DataBuiltins.miniNames())
-                    throw a.value("no dataset named \"\(name)\""
+                    throw a.valueError("no dataset named \"\(name)\""
                                   + (near.isEmpty ? "" : "; did you mean " + near.map { "\"\($0)\"" }.joined(separator: " or ") + "?")
                                   + " The built-in ones: " + MiniTask.evaluation.map(\.rawValue).joined(separator: ", "))
                 }
@@ -183,51 +146,51 @@ enum StudyBuiltins {
             let train = testSplitOnly ? [] : MiniDataset(task, split: .train, size: trainSize, imageSize: max(24, size)).examples
             datasets.append(StudyDataset(name: task.rawValue, group: task.group.rawValue, train: train, test: test))
         }
-        guard !datasets.isEmpty else { throw a.value("\(a.args.callee) needs at least one dataset (\(label):)") }
+        guard !datasets.isEmpty else { throw a.valueError("\(a.callee) needs at least one dataset (\(label):)") }
         return datasets
     }
 
     /// The base model (default: tiny-llava) with its tokenizer and preprocessing.
-    static func loadBase(_ a: Arguments) throws(RuntimeError) -> StudyBase {
+    static func loadBase(_ a: BoundArguments) throws(RuntimeError) -> StudyBase {
         let model: ModelObject
         if case .object(let m as ModelObject) = a["model"] {
             guard m.attachment == nil else {
-                throw a.value("\(a.args.callee) attaches each method to a copy of a base model; give the base, not an adapted one")
+                throw a.valueError("\(a.callee) attaches each method to a copy of a base model; give the base, not an adapted one")
             }
             model = m
         } else if case .null = a["model"] {
-            model = try ModelBuiltins.library(a.args.location) {
+            model = try ModelBuiltins.library(a.location) {
                 try ModelObject.loadLlava(directory: try TinyLlava.directory(), source: TinyLlava.name)
             }
         } else {
             throw a.fail("model", "a Model such as model(\"tiny-llava\")", got: a["model"])
         }
-        let (llava, tokenizer, preprocessor) = try TrainingBuiltins.setting(model, a.args.callee, a.args)
+        let (llava, tokenizer, preprocessor) = try TrainingBuiltins.setting(model, a.callee, a)
         return StudyBase(model: llava, tokenizer: tokenizer, preprocessor: preprocessor, name: model.source)
     }
 
-    static func parseSettings(_ a: Arguments) throws(RuntimeError) -> StudySettings {
+    static func parseSettings(_ a: BoundArguments) throws(RuntimeError) -> StudySettings {
         var settings = StudySettings()
         if a.labels.contains("steps") { settings.steps = try a.int("steps") }
         settings.batchSize = try a.int("batch")
         settings.learningRate = try a.double("lr")
         settings.connectorLearningRate = try a.double("connectorLR")
-        guard settings.steps >= 1, settings.batchSize >= 1 else { throw a.value("steps and batch must be at least 1") }
+        guard settings.steps >= 1, settings.batchSize >= 1 else { throw a.valueError("steps and batch must be at least 1") }
         guard settings.learningRate > 0, settings.connectorLearningRate >= 0 else {
-            throw a.value("lr must be positive and connectorLR not negative")
+            throw a.valueError("lr must be positive and connectorLR not negative")
         }
         return settings
     }
 
-    static func parseTrainSize(_ a: Arguments) throws(RuntimeError) -> Int {
+    static func parseTrainSize(_ a: BoundArguments) throws(RuntimeError) -> Int {
         let n = try a.int("trainSize")
-        guard (1...1_000_000).contains(n) else { throw a.value("trainSize must be between 1 and 1,000,000, got \(n)") }
+        guard (1...1_000_000).contains(n) else { throw a.valueError("trainSize must be between 1 and 1,000,000, got \(n)") }
         return n
     }
 
-    static func parseEpochs(_ a: Arguments) throws(RuntimeError) -> Int {
+    static func parseEpochs(_ a: BoundArguments) throws(RuntimeError) -> Int {
         let n = try a.int("epochs")
-        guard (1...1000).contains(n) else { throw a.value("epochs must be between 1 and 1000, got \(n)") }
+        guard (1...1000).contains(n) else { throw a.valueError("epochs must be between 1 and 1000, got \(n)") }
         return n
     }
 
@@ -239,16 +202,16 @@ enum StudyBuiltins {
         var imageSize: Int { StudyBuiltins.imageSize(base) }
     }
 
-    static func parseCommon(_ a: Arguments) throws(RuntimeError) -> Common {
+    static func parseCommon(_ a: BoundArguments) throws(RuntimeError) -> Common {
         Common(base: try loadBase(a), connectors: try parseConnectors(a), seeds: try parseSeeds(a), settings: try parseSettings(a))
     }
 
     // MARK: - Running
 
     /// Runs a sweep with one live display over all its runs; an interrupt returns what finished.
-    static func sweep(_ a: Arguments, context: any CallContext, title: String,
+    static func sweep(_ a: BoundArguments, context: any CallContext, title: String,
                       _ body: (SweepStore, () -> Bool, (StudyProgress) -> Void) throws -> StudyResults) throws(RuntimeError) -> Value {
-        let store = try ModelBuiltins.library(a.args.location) { try SweepStore(path: try a.string("runs")) }
+        let store = try ModelBuiltins.library(a.location) { try SweepStore(path: try a.string("runs")) }
         let path = store.path            // resolved by the store (a leading ~ is $HOME)
         for note in store.notes { context.output.write("note: \(note)\n", to: .stderr) }
         var display: ProgressDisplay?
@@ -266,17 +229,17 @@ enum StudyBuiltins {
             }
         } catch let error as StudyError {
             display?.finish(step: last?.done ?? 0, status: "stopped")
-            throw a.value(error.message)
+            throw a.valueError(error.message)
         } catch {
             display?.finish(step: last?.done ?? 0, status: "stopped")
-            throw RuntimeError(.library, "\(error)", at: a.args.location)
+            throw RuntimeError(.library, "\(error)", at: a.location)
         }
         if results.cancelled {
             display?.finish(step: last?.done ?? 0, status: "interrupted: \(results.finished) of \(results.runs) runs finished "
                             + "and stored in \(path); run the cell again to continue")
             // Interrupted as a cell is (the queue stops); what finished is bound and stored.
             throw RuntimeError(.interrupted, "interrupted: \(results.finished) of \(results.runs) runs finished and are "
-                               + "stored in \(path); run the cell again to continue", at: a.args.location,
+                               + "stored in \(path); run the cell again to continue", at: a.location,
                                keeping: .object(StudyResultsObject(results)))
         } else {
             let stored = results.skipped > 0 ? ", \(results.skipped) stored before" : ""
@@ -303,7 +266,7 @@ enum StudyBuiltins {
             at once: run the cell again and it skips them; an interrupt returns what finished.
             """
     ) { args, context throws(RuntimeError) in
-        let a = Arguments(args, compareParameters)
+        let a = args
         let methods = try StudyBuiltins.parseMethods(a)
         let c = try StudyBuiltins.parseCommon(a)
         let datasets = try StudyBuiltins.parseDatasets(a, trainSize: try StudyBuiltins.parseTrainSize(a), imageSize: c.imageSize)
@@ -332,13 +295,13 @@ enum StudyBuiltins {
             stored in `runs` at once: run the cell again and it skips them; an interrupt returns what finished.
             """
     ) { args, context throws(RuntimeError) in
-        let a = Arguments(args, locationParameters)
+        let a = args
         let methods = try StudyBuiltins.parseMethods(a)
         let locationValues: [Value]
         if case .array(let items) = a["locations"] { locationValues = items } else { locationValues = [a["locations"]] }
         var locations: [PEFTLocation] = []
-        for value in locationValues { locations.append(try ModelBuiltins.location(value, args, a.index("locations"))) }
-        guard !locations.isEmpty else { throw a.value("location needs at least one location: .attention, .mlp or .both") }
+        for value in locationValues { locations.append(try ModelBuiltins.location(a, value: value, label: "locations")) }
+        guard !locations.isEmpty else { throw a.valueError("location needs at least one location: .attention, .mlp or .both") }
         let c = try StudyBuiltins.parseCommon(a)
         let datasets = try StudyBuiltins.parseDatasets(a, trainSize: try StudyBuiltins.parseTrainSize(a), imageSize: c.imageSize)
         return try StudyBuiltins.sweep(a, context: context, title: "location") { store, cancelled, progress in
@@ -366,7 +329,7 @@ enum StudyBuiltins {
             share, mean, std and n over the seeds; the figure: mean score against size.
             """
     ) { args, context throws(RuntimeError) in
-        let a = Arguments(args, budgetParameters)
+        let a = args
         let methods = try StudyBuiltins.parseMethods(a)
         var sizes: [String: [Int]] = [:]
         func ints(_ value: Value) throws(RuntimeError) -> [Int] {
@@ -411,18 +374,18 @@ enum StudyBuiltins {
             One row per run and metric; the figure: mean score against training-set size.
             """
     ) { args, context throws(RuntimeError) in
-        let a = Arguments(args, dataSizeParameters)
+        let a = args
         let methods = try StudyBuiltins.parseMethods(a)
         guard case .array(let items) = a["trainSizes"] else { throw a.fail("trainSizes", "an array of sizes", got: a["trainSizes"]) }
         var sizes: [Int] = []
         for item in items {
             guard case .int(let n) = item else { throw a.fail("trainSizes", "integer sizes", got: item) }
             guard (1...1_000_000).contains(n) else {
-                throw a.value("dataSize: training-set sizes must be between 1 and 1,000,000, got \(n)")
+                throw a.valueError("dataSize: training-set sizes must be between 1 and 1,000,000, got \(n)")
             }
             sizes.append(n)
         }
-        guard !sizes.isEmpty else { throw a.value("dataSize needs at least one training-set size, such as [250, 500, 1000]") }
+        guard !sizes.isEmpty else { throw a.valueError("dataSize needs at least one training-set size, such as [250, 500, 1000]") }
         let c = try StudyBuiltins.parseCommon(a)
         let datasets = try StudyBuiltins.parseDatasets(a, trainSize: sizes.max()!, imageSize: c.imageSize)
         let epochs = try StudyBuiltins.parseEpochs(a)
@@ -447,7 +410,7 @@ enum StudyBuiltins {
             last epoch, trained on × tested on.
             """
     ) { args, context throws(RuntimeError) in
-        let a = Arguments(args, generalizationParameters)
+        let a = args
         let methods = try StudyBuiltins.parseMethods(a)
         let c = try StudyBuiltins.parseCommon(a)
         let datasets = try StudyBuiltins.parseDatasets(a, trainSize: try StudyBuiltins.parseTrainSize(a), imageSize: c.imageSize)
@@ -475,7 +438,7 @@ enum StudyBuiltins {
             (`test`) and metric; the figure: the POPE settings' accuracy and CHAIR over the epochs.
             """
     ) { args, context throws(RuntimeError) in
-        let a = Arguments(args, hallucinationParameters)
+        let a = args
         let methods = try StudyBuiltins.parseMethods(a)
         let c = try StudyBuiltins.parseCommon(a)
         let datasets = try StudyBuiltins.parseDatasets(a, trainSize: try StudyBuiltins.parseTrainSize(a), imageSize: c.imageSize)
@@ -510,7 +473,7 @@ enum StudyBuiltins {
         switch args[0] {
         case .object(let r as StudyResultsObject): table = r.results.table
         case .object(let t as TableObject): table = t.table
-        default: throw args.fail(0, "a results table, such as location(…) or compare(…) returns", got: args[0], label: nil)
+        default: throw args.fail(at: 0, "a results table, such as location(…) or compare(…) returns", got: args[0])
         }
         do {
             return .object(StudyResultsObject(try Study.efficiency(table)))

@@ -33,7 +33,7 @@ final class RunObject: RuntimeObject, @unchecked Sendable {
             return .function(Builtin("Run.train", [Parameter("steps", "Int")], returns: "Run",
                                      doc: "Trains this run for more steps, continuing its optimizer state, data order and history.") {
                 [self] args, context throws(RuntimeError) in
-                try TrainingBuiltins.advance(self, steps: try args.int(0, "steps"), args: args, context: context)
+                try TrainingBuiltins.advance(self, steps: try args.int("steps"), args: args, context: context)
                 return .object(self)
             })
         default: return nil
@@ -77,7 +77,7 @@ enum TrainingBuiltins {
             Your own models: `load("path")`.
             """
     ) { args, _ throws(RuntimeError) in
-        let name = try args.string(0, nil)
+        let name = try args.string(at: 0)
         guard name == TinyLlava.name else {
             throw RuntimeError(.value, "no built-in model named \"\(name)\"; the built-in one is \"\(TinyLlava.name)\" "
                                + "(load your own with load(\"path/to/folder\"))", at: args.location)
@@ -106,8 +106,8 @@ enum TrainingBuiltins {
             seed gives the same losses. An interrupt stops at a step boundary and keeps the run.
             """
     ) { args, context throws(RuntimeError) in
-        guard case .object(let adapted as ModelObject) = args[0] else { throw args.fail(0, "an adapted model", got: args[0], label: nil) }
-        guard case .object(let data as DatasetObject) = args[1] else { throw args.fail(1, "a Dataset", got: args[1], label: "on") }
+        guard case .object(let adapted as ModelObject) = args[0] else { throw args.fail(at: 0, "an adapted model", got: args[0]) }
+        guard case .object(let data as DatasetObject) = args["on"] else { throw args.fail("on", "a Dataset", got: args["on"]) }
         let llava = try adapted.llava("train", at: args.location)
         guard let attachment = adapted.attachment else {
             throw RuntimeError(.value, "train needs a method: attach(model, lora(rank: 8)) first (or full(), connectorOnly())",
@@ -116,27 +116,27 @@ enum TrainingBuiltins {
         guard let tokenizer = adapted.tokenizer, let preprocessor = adapted.preprocessor else {
             throw RuntimeError(.value, "this model has no tokenizer.json beside its weights, so it cannot read questions", at: args.location)
         }
-        let steps = try args.int(2, "steps"), batch = try args.int(3, "batch"), accumulation = try args.int(10, "accumulation")
+        let steps = try args.int("steps"), batch = try args.int("batch"), accumulation = try args.int("accumulation")
         guard steps >= 0, batch >= 1, accumulation >= 1 else {
             throw RuntimeError(.value, "steps must be ≥ 0, batch and accumulation ≥ 1 (got \(steps), \(batch), \(accumulation))", at: args.location)
         }
-        let lr = try args.double(4, "lr"), connectorLR = try args.double(6, "connectorLR"), warmup = try args.double(8, "warmup")
+        let lr = try args.double("lr"), connectorLR = try args.double("connectorLR"), warmup = try args.double("warmup")
         guard lr > 0, connectorLR >= 0, (0...1).contains(warmup) else {
             throw RuntimeError(.value, "lr must be positive, connectorLR ≥ 0 and warmup between 0 and 1", at: args.location)
         }
         let schedule: LearningRateSchedule
-        switch try args.dotCase(7, "schedule", allowed: ["constant", "linear", "cosine"]) {
+        switch try args.dotCase("schedule", allowed: ["constant", "linear", "cosine"]) {
         case "linear": schedule = .linear(warmupRatio: warmup)
         case "cosine": schedule = .cosine(warmupRatio: warmup)
         default: schedule = warmup > 0 ? .constantWithWarmup(warmupRatio: warmup) : .constant
         }
-        let optimizer: TrainingConfiguration.OptimizerKind = try args.dotCase(12, "optimizer", allowed: ["adamw", "sgd"]) == "sgd" ? .sgd : .adamw
-        let clip = try args.double(11, "clip")
+        let optimizer: TrainingConfiguration.OptimizerKind = try args.dotCase("optimizer", allowed: ["adamw", "sgd"]) == "sgd" ? .sgd : .adamw
+        let clip = try args.double("clip")
         let configuration = TrainingConfiguration(
-            learningRate: lr, connectorLearningRate: connectorLR, weightDecay: try args.double(9, "weightDecay"),
+            learningRate: lr, connectorLearningRate: connectorLR, weightDecay: try args.double("weightDecay"),
             schedule: schedule, scheduledSteps: max(1, steps), gradientAccumulation: accumulation,
             maxGradientNorm: clip > 0 ? clip : nil, optimizer: optimizer,
-            seed: UInt64(bitPattern: Int64(try args.int(5, "seed"))))
+            seed: UInt64(bitPattern: Int64(try args.int("seed"))))
         let task = try ModelBuiltins.library(args.location) {
             try LlavaSupervisedTask(model: llava, tokenizer: tokenizer, examples: data.items, batchSize: batch,
                                     preprocessor: preprocessor, attachment: attachment)
@@ -188,12 +188,12 @@ enum TrainingBuiltins {
 
     // MARK: - evaluate and ask
 
-    /// The adapted or base model of a Run or Model argument.
-    static func modelArgument(_ value: Value, _ args: BoundArguments, _ i: Int) throws(RuntimeError) -> ModelObject {
-        switch value {
+    /// The adapted or base model of a call's first, unlabelled argument, a Run or a Model.
+    static func modelArgument(_ args: BoundArguments) throws(RuntimeError) -> ModelObject {
+        switch args[0] {
         case .object(let run as RunObject): return run.model
         case .object(let model as ModelObject): return model
-        default: throw args.fail(i, "a Run or a Model", got: value, label: nil)
+        default: throw args.fail(at: 0, "a Run or a Model", got: args[0])
         }
     }
 
@@ -217,19 +217,19 @@ enum TrainingBuiltins {
             dataset: score, sub-scores, examples, answers/s.
             """
     ) { args, context throws(RuntimeError) in
-        let model = try modelArgument(args[0], args, 0)
+        let model = try modelArgument(args)
         let (llava, tokenizer, preprocessor) = try setting(model, "evaluate", args)
         var datasets: [DatasetObject] = []
-        switch args[1] {
+        switch args["on"] {
         case .object(let d as DatasetObject): datasets = [d]
         case .array(let items):
             for item in items {
-                guard case .object(let d as DatasetObject) = item else { throw args.fail(1, "datasets", got: item, label: "on") }
+                guard case .object(let d as DatasetObject) = item else { throw args.fail("on", "datasets", got: item) }
                 datasets.append(d)
             }
-        default: throw args.fail(1, "a Dataset or an array of them", got: args[1], label: "on")
+        default: throw args.fail("on", "a Dataset or an array of them", got: args["on"])
         }
-        let batch = try args.int(2, "batch"), maxTokens = try args.int(3, "maxTokens")
+        let batch = try args.int("batch"), maxTokens = try args.int("maxTokens")
         guard (1...512).contains(batch), (1...512).contains(maxTokens) else {
             throw RuntimeError(.value, "batch and maxTokens must be between 1 and 512", at: args.location)
         }
@@ -272,16 +272,16 @@ enum TrainingBuiltins {
         returns: "String",
         doc: "Asks the model a question about an image (an Image value or a PNG/JPEG path) and returns its greedy answer."
     ) { args, _ throws(RuntimeError) in
-        let model = try modelArgument(args[0], args, 0)
+        let model = try modelArgument(args)
         let (llava, tokenizer, preprocessor) = try setting(model, "ask", args)
         var image: RGBImage?
-        switch args[1] {
+        switch args["image"] {
         case .null: image = nil
         case .object(let i as ImageObject): image = i.image
-        case .string: image = try ModelBuiltins.library(args.location) { try RGBImage(contentsOf: try args.path(1, "image")) }
-        default: throw args.fail(1, "an Image or an image file path", got: args[1], label: "image")
+        case .string: image = try ModelBuiltins.library(args.location) { try RGBImage(contentsOf: try args.path("image")) }
+        default: throw args.fail("image", "an Image or an image file path", got: args["image"])
         }
-        let question = try args.string(2, nil), maxTokens = try args.int(3, "maxTokens")
+        let question = try args.string(at: 2), maxTokens = try args.int("maxTokens")
         guard (1...512).contains(maxTokens) else { throw RuntimeError(.value, "maxTokens must be between 1 and 512", at: args.location) }
         let answers = try ModelBuiltins.library(args.location) {
             let generator = try LlavaAnswerGenerator(model: llava, tokenizer: tokenizer, preprocessor: preprocessor, maxNewTokens: maxTokens)
@@ -300,11 +300,11 @@ enum TrainingBuiltins {
             `load(adapter: "dir", on: base)`.
             """
     ) { args, _ throws(RuntimeError) in
-        let model = try modelArgument(args[0], args, 0)
+        let model = try modelArgument(args)
         guard let attachment = model.attachment else {
             throw RuntimeError(.value, "save needs an adapted model or a run; this model has no method attached", at: args.location)
         }
-        let folder = try args.path(1, nil)
+        let folder = try args.path(at: 1)
         try ModelBuiltins.library(args.location) { try saveAdapter(model.module, attachment: attachment, to: folder) }
         return .string(folder)
     }

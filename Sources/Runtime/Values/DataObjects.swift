@@ -25,7 +25,7 @@ final class ImageObject: RuntimeObject {
             let image = self.image
             return .function(Builtin("Image.save", [Parameter(nil, "String")], returns: "String",
                                      doc: "Writes the image to a .png file.") { args, _ throws(RuntimeError) in
-                let path = try args.path(0, nil)
+                let path = try args.path(at: 0)
                 guard path.hasSuffix(".png") else { throw RuntimeError(.value, "save: use a .png file name, not \"\(path)\"", at: args.location) }
                 do { try image.writePNG(to: path) } catch {
                     throw RuntimeError(.library, "\(error)", at: args.location)

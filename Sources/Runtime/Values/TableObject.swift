@@ -28,7 +28,7 @@ public final class TableObject: RuntimeObject {
         case "column":
             return method("column", [Parameter(nil, "String")], returns: "[Any]",
                           doc: "The values of one column.") { args throws(RuntimeError) in
-                let name = try args.string(0, nil)
+                let name = try args.string(at: 0)
                 return .array(try wrap { () throws(TableError) in try table.column(name) }.map(Value.init(tableValue:)))
             }
         case "pivot":
@@ -38,28 +38,28 @@ public final class TableObject: RuntimeObject {
                               "connector"]`), one column per `columns` value, cells the mean of `value`.
                               """) { args throws(RuntimeError) in
                 var r: [String] = []
-                if case .array(let items) = args[0] {
+                if case .array(let items) = args["rows"] {
                     for item in items {
-                        guard case .string(let s) = item else { throw args.fail(0, "column names (String)", got: item, label: "rows") }
+                        guard case .string(let s) = item else { throw args.fail("rows", "column names (String)", got: item) }
                         r.append(s)
                     }
                 } else {
-                    r = [try args.string(0, "rows")]
+                    r = [try args.string("rows")]
                 }
-                let (c, v) = (try args.string(1, "columns"), try args.string(2, "value"))
+                let (c, v) = (try args.string("columns"), try args.string("value"))
                 return .object(TableObject(try wrap { () throws(TableError) in try table.pivot(rows: r, columns: c, value: v) }))
             }
         case "sorted":
             return method("sorted", [Parameter("by", "String"), Parameter("descending", "Bool", default: .bool(false))],
                           returns: "Table", doc: "The rows sorted by a column.") { args throws(RuntimeError) in
-                let (key, descending) = (try args.string(0, "by"), try args.bool(1, "descending"))
+                let (key, descending) = (try args.string("by"), try args.bool("descending"))
                 return .object(TableObject(try wrap { () throws(TableError) in try table.sorted(by: key, descending: descending) }))
             }
         case "filter":
             return method("filter", [Parameter(nil, "String"), Parameter("equals", "Any")],
                           returns: "Table", doc: "The rows whose column equals a value: `t.filter(\"method\", equals: \"LoRA\")`.") { args throws(RuntimeError) in
-                let key = try args.string(0, nil)
-                let value = try args[1].tableValue(callee: "filter")
+                let key = try args.string(at: 0)
+                let value = try args["equals"].tableValue(callee: "filter")
                 return .object(TableObject(try wrap { () throws(TableError) in try table.filter(key, equals: value) }))
             }
         case "select":
@@ -68,7 +68,7 @@ public final class TableObject: RuntimeObject {
                 guard case .array(let items) = args[0] else { return .null }
                 var names: [String] = []
                 for item in items {
-                    guard case .string(let s) = item else { throw args.fail(0, "column names (String)", got: item, label: nil) }
+                    guard case .string(let s) = item else { throw args.fail(at: 0, "column names (String)", got: item) }
                     names.append(s)
                 }
                 return .object(TableObject(try wrap { () throws(TableError) in try table.selecting(names) }))
@@ -76,8 +76,8 @@ public final class TableObject: RuntimeObject {
         case "summarize":
             return method("summarize", [Parameter(nil, "String"), Parameter("by", "[String]")],
                           returns: "Table", doc: "Mean, standard deviation and count of a column per group: `t.summarize(\"score\", by: [\"method\"])`.") { args throws(RuntimeError) in
-                let key = try args.string(0, nil)
-                guard case .array(let items) = args[1] else { throw args.fail(1, "an array of column names", got: args[1], label: "by") }
+                let key = try args.string(at: 0)
+                guard case .array(let items) = args["by"] else { throw args.fail("by", "an array of column names", got: args["by"]) }
                 let keys = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
                 return .object(TableObject(try wrap { () throws(TableError) in try table.summarize(key, by: keys) }))
             }
@@ -92,7 +92,7 @@ public final class TableObject: RuntimeObject {
         case "save":
             return method("save", [Parameter(nil, "String")], returns: "String",
                           doc: "Writes the table to a .csv or .json file (by its extension); returns the path.") { args throws(RuntimeError) in
-                let path = try args.path(0, nil)
+                let path = try args.path(at: 0)
                 let text: String
                 if path.hasSuffix(".csv") { text = table.csv() }
                 else if path.hasSuffix(".json") { text = TableRendering.json(table).prettySerialized() + "\n" }
