@@ -223,9 +223,14 @@ public final class LlamaForCausalLM: Module {
     public var children: [(key: String, module: any Module)] { [("model", model), ("lm_head", lmHead)] }
 
     /// Loads config.json and the safetensors weights (one file or shards) from a Hugging Face model folder.
-    public static func load(directory: String) throws -> LlamaForCausalLM {
-        guard case let .llama(config) = try ModelConfig.load(path: directory) else {
-            throw ModelError.invalidInput("'\(directory)' does not hold a LlamaForCausalLM config")
+    /// - Parameter config: the folder's config.json when the caller has read it already
+    public static func load(directory: String, config known: LlamaConfig? = nil) throws -> LlamaForCausalLM {
+        let config: LlamaConfig
+        if let known { config = known } else {
+            guard case let .llama(read) = try ModelConfig.load(path: directory) else {
+                throw ModelError.invalidInput("'\(directory)' does not hold a LlamaForCausalLM config")
+            }
+            config = read
         }
         let model = try LlamaForCausalLM(config: config, initialization: .random(seed: 0))
         try model.load(from: try checkpointFiles(directory))

@@ -89,9 +89,14 @@ public final class LlavaForConditionalGeneration: Module {
     // MARK: Loading
 
     /// Loads config.json and the safetensors weights (one file or shards) from a Hugging Face model folder.
-    public static func load(directory: String) throws -> LlavaForConditionalGeneration {
-        guard case let .llava(config) = try ModelConfig.load(path: directory) else {
-            throw ModelError.invalidInput("'\(directory)' does not hold a LlavaForConditionalGeneration config")
+    /// - Parameter config: the folder's config.json when the caller has read it already
+    public static func load(directory: String, config known: LlavaConfig? = nil) throws -> LlavaForConditionalGeneration {
+        let config: LlavaConfig
+        if let known { config = known } else {
+            guard case let .llava(read) = try ModelConfig.load(path: directory) else {
+                throw ModelError.invalidInput("'\(directory)' does not hold a LlavaForConditionalGeneration config")
+            }
+            config = read
         }
         let model = try LlavaForConditionalGeneration(config: config, initialization: .random(seed: 0))
         try model.load(from: try checkpointFiles(directory))

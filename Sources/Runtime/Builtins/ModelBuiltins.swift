@@ -23,11 +23,16 @@ final class ModelObject: RuntimeObject, @unchecked Sendable {
     }
 
     /// A LLaVA model from a Hugging Face folder, with its tokenizer and preprocessor when present.
-    static func loadLlava(directory: String, source: String) throws -> ModelObject {
-        guard case .llava(let config) = try ModelConfig.load(path: directory) else {
-            throw ModelError.invalidInput("'\(directory)' does not hold a LLaVA model")
+    /// - Parameter config: the folder's config.json when the caller has read it already
+    static func loadLlava(directory: String, source: String, config known: LlavaConfig? = nil) throws -> ModelObject {
+        let config: LlavaConfig
+        if let known { config = known } else {
+            guard case .llava(let read) = try ModelConfig.load(path: directory) else {
+                throw ModelError.invalidInput("'\(directory)' does not hold a LLaVA model")
+            }
+            config = read
         }
-        let model = try LlavaForConditionalGeneration.load(directory: directory)
+        let model = try LlavaForConditionalGeneration.load(directory: directory, config: config)
         let files = FileManager.default
         let tokenizer = files.fileExists(atPath: directory + "/tokenizer.json") ? try Tokenizer(path: directory) : nil
         let preprocessorPath = directory + "/preprocessor_config.json"
@@ -85,16 +90,7 @@ final class ModelObject: RuntimeObject, @unchecked Sendable {
         }
         rows.append(("trainable", "\(Self.count(summary.trainable)) (\(String(format: "%.3f", summary.share * 100)) %)"))
         rows += configSummary
-        let width = rows.map(\.0.count).max() ?? 0
-        let text = rows.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
-        var html = "<table style=\"border-collapse:collapse;font-size:13px\"><caption style=\"text-align:left;font-weight:600\">"
-            + "\(TableRendering.escape(typeName)): \(TableRendering.escape(architecture))</caption>"
-        for (key, value) in rows {
-            html += "<tr><td style=\"padding:2px 12px 2px 0;opacity:0.75\">\(TableRendering.escape(key))</td>"
-                + "<td style=\"padding:2px 0\">\(TableRendering.escape(value))</td></tr>"
-        }
-        html += "</table>"
-        return MIMEBundle(data: ["text/plain": .string(text), "text/html": .string(html)])
+        return Card(title: "\(typeName): \(architecture)", rows: rows.map { (key: $0.0, value: $0.1) }).bundle
     }
 
     /// 7,063,427,072 (7.06 B)
@@ -205,10 +201,10 @@ enum ModelBuiltins {
         let directory = try args.path(at: 0)
         let config = try library(args.location) { try ModelConfig.load(path: directory) }
         switch config {
-        case .llava:
-            return .object(try library(args.location) { try ModelObject.loadLlava(directory: directory, source: directory) })
+        case .llava(let c):
+            return .object(try library(args.location) { try ModelObject.loadLlava(directory: directory, source: directory, config: c) })
         case .llama(let c):
-            let model = try library(args.location) { try LlamaForCausalLM.load(directory: directory) }
+            let model = try library(args.location) { try LlamaForCausalLM.load(directory: directory, config: c) }
             return .object(ModelObject(module: model, architecture: "LlamaForCausalLM", source: directory, configSummary: summary(c)))
         case .clipVision:
             throw RuntimeError(.value, "\(directory) holds a CLIP vision model; load a LLaVA or Llama model", at: args.location)

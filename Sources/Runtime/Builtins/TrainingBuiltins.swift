@@ -56,13 +56,7 @@ final class RunObject: RuntimeObject, @unchecked Sendable {
             ("steps", "\(run.step)"), ("loss", last.map { ProgressDisplay.format($0.loss) } ?? "-"),
             ("learning rate", last.map { ProgressDisplay.format($0.learningRate) } ?? "-"),
         ]
-        let text = "Run\n" + rows.map { "  \($0.0): \($0.1)" }.joined(separator: "\n")
-        var html = "<table style=\"border-collapse:collapse;font-size:13px\"><caption style=\"text-align:left;font-weight:600\">Run</caption>"
-        for (key, value) in rows {
-            html += "<tr><td style=\"padding:2px 12px 2px 0;opacity:0.75\">\(TableRendering.escape(key))</td><td>\(TableRendering.escape(value))</td></tr>"
-        }
-        html += "</table>"
-        return MIMEBundle(data: ["text/plain": .string(text), "text/html": .string(html)])
+        return Card(title: "Run", rows: rows.map { (key: $0.0, value: $0.1) }).bundle
     }
 }
 
