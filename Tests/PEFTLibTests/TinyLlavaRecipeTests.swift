@@ -4,7 +4,7 @@
 
 import Foundation
 import PEFTLabJSON
-import PEFTLib
+@testable import PEFTLib
 import Testing
 
 @Suite(.serialized) struct TinyLlavaRecipeTests {
@@ -36,6 +36,33 @@ import Testing
         #expect(TinyLlavaRecipe().untrainedPromptWords().isEmpty)
     }
 
+    /// The grounding stage makes each patch's projected feature read like the words for what it
+    /// shows: on a few images its four cross-entropies (kind, colour, column, row) fall well
+    /// below their start, and it trains only the connector and the word embeddings.
+    @Test func groundingTeachesThePatchesTheirWords() throws {
+        let folder = Self.folder("grounding")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let builder = TinyLlava.tokenizerBuilder()
+        try builder.tokenizerJSON().write(toFile: folder + "/tokenizer.json", atomically: true, encoding: .utf8)
+        try builder.tokenizerConfigJSON(maxLength: TinyLlava.maxPositions)
+            .write(toFile: folder + "/tokenizer_config.json", atomically: true, encoding: .utf8)
+        let tokenizer = try Tokenizer(path: folder)
+        let model = try TinyLlavaRecipe().initialModel(tokenizer: tokenizer)
+        model.model.visionTower.freeze()
+        let samples = (0..<8).map { LabelledPatches.sample(index: $0, seed: 0, size: TinyLlava.imageSize, patch: 8) }
+        let task = try GroundingTask(model: model, tokenizer: tokenizer, samples: samples, preprocessor: TinyLlava.preprocessor,
+                                     batchSize: 8, seed: 0)
+        let trained = Set(task.trainableParameters().map { $0.name.components(separatedBy: ".").prefix(2).joined(separator: ".") })
+        #expect(trained == ["model.multi_modal_projector", "model.language_model", "head.background"])
+        var generator = RandomGenerator(seed: 0)
+        let before = try task.loss(examples: Array(0..<8), generator: &generator).loss.item()
+        let run = TrainingRun(task: task, configuration: TrainingConfiguration(learningRate: 3e-3, scheduledSteps: 60, seed: 1))
+        try run.train(steps: 60)
+        let after = try task.loss(examples: Array(0..<8), generator: &generator).loss.item()
+        #expect(after < before / 4, "loss \(before) → \(after)")
+    }
+
     @Test func anInterruptedRecipeResumesToTheSameBits() throws {
         let whole = Self.folder("whole"), cut = Self.folder("cut")
         defer { for f in [whole, cut] { try? FileManager.default.removeItem(atPath: f) } }
@@ -47,10 +74,11 @@ import Testing
         #expect(scores["zero_shot"]?["mini-sqa"]?["chance"]?.doubleValue == 0.25)
         #expect(scores["gate"]?["passed"]?.boolValue == false)
 
-        // Stop in the instruction stage (the 5th check comes after both alignment steps).
+        // Stop in the instruction stage (the 7th check comes after the two steps of each of the
+        // vision, grounding and alignment stages).
         var checks = 0
         #expect(throws: TinyLlavaRecipeError.self) {
-            try recipe.run(output: cut, isCancelled: { checks += 1; return checks >= 5 }, log: { _ in })
+            try recipe.run(output: cut, isCancelled: { checks += 1; return checks >= 7 }, log: { _ in })
         }
         #expect(!FileManager.default.fileExists(atPath: cut))
         var lines: [String] = []

@@ -28,7 +28,8 @@ public struct TinyLlavaSetScore: Sendable, Equatable {
     public var examples: Int
     public var baseline: MiniBaseline
     /// POPE: accuracy, precision, recall, f1, yes-ratio, then accuracy, f1 and yes-ratio per
-    /// setting; mini-flickr: CHAIRi, CHAIRs.
+    /// setting; mini-flickr: CHAIRi, CHAIRs; every other set with several question types, the
+    /// mean score of each ("type count").
     public var subScores: [NamedScore]
 
     public subscript(name: String) -> Double? { subScores.first { $0.name == name }?.value }

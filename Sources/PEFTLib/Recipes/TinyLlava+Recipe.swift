@@ -3,13 +3,17 @@
 //
 //   1. tokenizer: a case-preserving WordLevel vocabulary over the mini suite's text;
 //   2. vision pretraining, the analogue of CLIP's: the tower alone learns, patch by patch,
-//      which object, colour and letter it shows (TinyLlava+VisionPretraining.swift); it is
-//      frozen from then on, as LLaVA-1.5 freezes its CLIP;
+//      which object, colour and letter it shows, where the patch lies and how many objects of
+//      each kind the image holds (TinyLlava+VisionPretraining.swift); it is frozen from then
+//      on, as LLaVA-1.5 freezes its CLIP;
+//   2b. grounding: the connector learns to make each patch read, to the language model, like
+//      the words for its kind, colour, row and column (TinyLlava+Grounding.swift);
 //   3. alignment: the connector and the language model train on scene descriptions (LLaVA
 //      trains only the connector here; tiny-llava's language model starts from random
 //      weights, so it learns to speak in this stage too);
 //   4. instruction tuning on the seen mix — the skills the unseen sets reuse, not their
-//      formats: yes/no, colours, shapes, positions, counts over 1…8 (mini-vqav2), facts
+//      formats: yes/no, colours, shapes, positions, counts over 1…8, which of two named
+//      kinds there is more of (mini-vqav2), facts
 //      (mini-okvqa), reading (mini-ocrvqa), lettered choice (mini-aokvqa), with descriptions
 //      as about 15 % of the examples;
 //   5. the ship gate: zero-shot scores on 500 test items of every set, each with its 95 %
@@ -30,6 +34,8 @@ public struct TinyLlavaRecipe: Sendable {
     public var visionExamples = 48_000
     public var visionSteps = 2000
     public var visionBatchSize = 32
+    /// Steps of the grounding stage (on the vision stage's images, in batches of `visionBatchSize`).
+    public var groundingSteps = 1000
     /// Description samples for the alignment stage.
     public var alignmentExamples = 8000
     public var alignmentSteps = 800
@@ -52,7 +58,7 @@ public struct TinyLlavaRecipe: Sendable {
     /// A quick variant for tests: a few steps on a few examples, the gate reported but not enforced.
     public static func quick() -> TinyLlavaRecipe {
         var r = TinyLlavaRecipe()
-        r.visionExamples = 16; r.visionSteps = 2; r.visionBatchSize = 4
+        r.visionExamples = 16; r.visionSteps = 2; r.visionBatchSize = 4; r.groundingSteps = 2
         r.alignmentExamples = 32; r.alignmentSteps = 2
         r.instructionMix = r.instructionMix.map { ($0.task, 8) }
         r.instructionSteps = 3
@@ -65,7 +71,7 @@ public struct TinyLlavaRecipe: Sendable {
     /// the same settings).
     public var settings: JSON {
         ["seed": .int(Int(seed)), "vision_examples": .int(visionExamples), "vision_steps": .int(visionSteps),
-         "vision_batch_size": .int(visionBatchSize), "alignment_examples": .int(alignmentExamples), "alignment_steps": .int(alignmentSteps),
+         "vision_batch_size": .int(visionBatchSize), "grounding_steps": .int(groundingSteps), "alignment_examples": .int(alignmentExamples), "alignment_steps": .int(alignmentSteps),
          "instruction_mix": .object(instructionMix.reduce(into: JSONObject()) { $0[$1.task.rawValue] = .int($1.examples) }),
          "instruction_steps": .int(instructionSteps), "batch_size": .int(batchSize), "learning_rate": .number(learningRate),
          "evaluation_examples": .int(evaluationExamples)]
@@ -128,8 +134,8 @@ public struct TinyLlavaRecipe: Sendable {
         model.unfreeze()
         log("model: \(model.parameterCount) parameters")
 
-        // 2. Vision pretraining, 3. alignment, 4. instruction tuning.
-        var clock = RecipeClock(totalSteps: visionSteps + alignmentSteps + instructionSteps)
+        // 2. Vision pretraining and grounding, 3. alignment, 4. instruction tuning.
+        var clock = RecipeClock(totalSteps: visionSteps + groundingSteps + alignmentSteps + instructionSteps)
         let images = Self.parallelMap(visionExamples) { i in
             LabelledPatches.sample(index: i, seed: seed, size: TinyLlava.imageSize, patch: config.visionConfig.patchSize)
         }
@@ -138,6 +144,10 @@ public struct TinyLlavaRecipe: Sendable {
         try train(vision, steps: visionSteps, stage: "vision pretraining", checkpoint: work + "/vision.safetensors",
                   clock: &clock, isCancelled: isCancelled, log: log)
         model.model.visionTower.freeze()
+        let grounding = try GroundingTask(model: model, tokenizer: tokenizer, samples: images, preprocessor: TinyLlava.preprocessor,
+                                          batchSize: visionBatchSize, seed: seed)
+        try train(grounding, steps: groundingSteps, stage: "grounding", checkpoint: work + "/grounding.safetensors",
+                  clock: &clock, isCancelled: isCancelled, log: log)
         let alignment = Self.generate([(.descriptions, alignmentExamples)], seed: seed)
         try train(try supervised(model, tokenizer, alignment), steps: alignmentSteps, stage: "alignment",
                   checkpoint: work + "/alignment.safetensors", clock: &clock, isCancelled: isCancelled, log: log)
@@ -173,13 +183,13 @@ public struct TinyLlavaRecipe: Sendable {
     }
 
     /// The gate's figures for the latest checkpoint of a run still in progress (instruction
-    /// tuning's, else alignment's), on `examples` test items per set: to see how far a long
+    /// tuning's, else alignment's, else grounding's), on `examples` test items per set: to see how far a long
     /// recipe has got without stopping it. Nothing is written.
     public func evaluateCheckpoint(output: String, examples: Int, log: (String) -> Void = { print($0) }) throws -> TinyLlavaGateReport {
         let work = Self.workFolder(for: output), staged = work + "/model"
         let tokenizer = try Tokenizer(path: staged)
         let model = try initialModel(tokenizer: tokenizer)
-        let paths = ["vision", "alignment", "instruction"].map { work + "/\($0).safetensors" }
+        let paths = ["vision", "grounding", "alignment", "instruction"].map { work + "/\($0).safetensors" }
             .filter { FileManager.default.fileExists(atPath: $0) }
         guard !paths.isEmpty else { throw TinyLlavaRecipeError.noCheckpoint(work) }
         for path in paths {   // later stages override earlier ones
@@ -239,7 +249,10 @@ public struct TinyLlavaRecipe: Sendable {
                 bytes += s.image.pixels + Array((s.question + s.answer).utf8)
             }
         }
-        for i in 0..<4 { bytes += LabelledPatches.sample(index: i, seed: seed, size: TinyLlava.imageSize, patch: 8).image.pixels }
+        for i in 0..<4 {   // the vision and grounding stages' images and labels
+            let s = LabelledPatches.sample(index: i, seed: seed, size: TinyLlava.imageSize, patch: 8)
+            bytes += s.image.pixels + Array("\(s.kind)\(s.colour)\(s.centre)\(s.letter)\(s.counts)".utf8)
+        }
         return fnv1a(bytes)
     }
 

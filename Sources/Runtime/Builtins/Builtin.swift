@@ -36,9 +36,12 @@ public struct BoundArguments: Sendable {
     public let location: SourceLocation?
 
     /// The value of the unlabelled parameter at `i`.
-    public subscript(i: Int) -> Value {
+    public subscript(i: Int) -> Value { values[unlabelled(i)] }
+
+    /// `i`, checked (in debug builds) to be an unlabelled parameter: a labelled one is read by label.
+    func unlabelled(_ i: Int) -> Int {
         assert(labels[i] == nil, "\(callee)(): parameter \(i) has the label \(labels[i]!); read it by label")
-        return values[i]
+        return i
     }
 
     /// The value of the parameter labelled `label`.
@@ -142,7 +145,7 @@ extension BoundArguments {
     }
 
     /// The error for an unlabelled parameter's value of the wrong kind.
-    public func fail(at i: Int, _ expected: String, got value: Value) -> RuntimeError { fail(index: i, expected, got: value) }
+    public func fail(at i: Int, _ expected: String, got value: Value) -> RuntimeError { fail(index: unlabelled(i), expected, got: value) }
 
     /// The value of the parameter labelled `label`, nil when it is `nil` (the default of an
     /// optional parameter).
@@ -165,7 +168,7 @@ extension BoundArguments {
     }
 
     public func double(_ label: String) throws(RuntimeError) -> Double { try double(index: index(label)) }
-    public func double(at i: Int) throws(RuntimeError) -> Double { try double(index: i) }
+    public func double(at i: Int) throws(RuntimeError) -> Double { try double(index: unlabelled(i)) }
     private func double(index i: Int) throws(RuntimeError) -> Double {
         switch values[i] {
         case .int(let n): return Double(n)
@@ -175,14 +178,14 @@ extension BoundArguments {
     }
 
     public func int(_ label: String) throws(RuntimeError) -> Int { try int(index: index(label)) }
-    public func int(at i: Int) throws(RuntimeError) -> Int { try int(index: i) }
+    public func int(at i: Int) throws(RuntimeError) -> Int { try int(index: unlabelled(i)) }
     private func int(index i: Int) throws(RuntimeError) -> Int {
         if case .int(let n) = values[i] { return n }
         throw fail(index: i, "an Int", got: values[i])
     }
 
     public func string(_ label: String) throws(RuntimeError) -> String { try string(index: index(label)) }
-    public func string(at i: Int) throws(RuntimeError) -> String { try string(index: i) }
+    public func string(at i: Int) throws(RuntimeError) -> String { try string(index: unlabelled(i)) }
     private func string(index i: Int) throws(RuntimeError) -> String {
         if case .string(let s) = values[i] { return s }
         throw fail(index: i, "a String", got: values[i])
@@ -190,7 +193,7 @@ extension BoundArguments {
 
     /// A file or folder path, resolved by PEFTLib's one rule (a leading `~` is `$HOME`).
     public func path(_ label: String) throws(RuntimeError) -> String { try path(index: index(label)) }
-    public func path(at i: Int) throws(RuntimeError) -> String { try path(index: i) }
+    public func path(at i: Int) throws(RuntimeError) -> String { try path(index: unlabelled(i)) }
     private func path(index i: Int) throws(RuntimeError) -> String {
         let text = try string(index: i)
         if text.isEmpty { throw RuntimeError(.value, "\(callee)(): the path is empty", at: location) }

@@ -1,5 +1,5 @@
-// The card a model or a run shows as: a title over key–value rows, as aligned text and as
-// an HTML table with the title as its caption.
+// The card a model or a run shows as: a title over "key: value" rows as text, and an HTML
+// table with the title as its caption.
 
 import PEFTLabJSON
 
@@ -8,9 +8,7 @@ struct Card {
     var rows: [(key: String, value: String)]
 
     var bundle: MIMEBundle {
-        let width = rows.map(\.key.count).max() ?? 0
-        let text = ([title] + rows.map { "  " + $0.key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.value })
-            .joined(separator: "\n")
+        let text = ([title] + rows.map { "  \($0.key): \($0.value)" }).joined(separator: "\n")
         var html = "<table style=\"border-collapse:collapse;font-size:13px\"><caption style=\"text-align:left;font-weight:600\">"
             + "\(TableRendering.escape(title))</caption>"
         for (key, value) in rows {
