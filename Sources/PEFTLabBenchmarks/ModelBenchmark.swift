@@ -146,10 +146,10 @@ public enum BenchmarkMethod: String, CaseIterable, Sendable, Codable {
     public func method() throws -> PEFTMethod {
         switch self {
         case .full: return .full
-        case .loraQV: return try .lora(rank: 8, alpha: 16, dropout: 0.05, targets: .modules(["q_proj", "v_proj"]))
-        case .loraAll: return try .lora(rank: 8, alpha: 16, dropout: 0.05, targets: .both)
-        case .ia3: return .ia3(targets: .both)
-        case .adapter: return try .adapter(size: 64, location: .mlp)
+        case .loraQV: return try .lora(rank: 8, alpha: 16, dropout: 0.05, on: .modules(["q_proj", "v_proj"]))
+        case .loraAll: return try .lora(rank: 8, alpha: 16, dropout: 0.05, on: .both)
+        case .ia3: return .ia3(on: .both)
+        case .adapter: return try .adapter(size: 64, on: .mlp)
         case .prefix: return try .prefix(tokens: 20)
         }
     }

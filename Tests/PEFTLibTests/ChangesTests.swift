@@ -23,7 +23,7 @@ struct ChangesTests {
 
     @Test("a fresh LoRA moves nothing; after training, exactly its targets have moved")
     func lora() throws {
-        let (llava, attachment, task) = try setting(try .lora(rank: 4, alpha: 8, targets: .modules(["q_proj", "v_proj"])))
+        let (llava, attachment, task) = try setting(try .lora(rank: 4, alpha: 8, dropout: 0, on: .modules(["q_proj", "v_proj"])))
         let fresh = try changes(llava, attachment: attachment)
         #expect(fresh.columns == ["layer", "module", "measure", "value"])
         #expect(fresh.count == 4, "2 layers × q_proj, v_proj")
@@ -54,7 +54,7 @@ struct ChangesTests {
 
     @Test("adapters: the mean output norm on a probe batch, or the gain bound without one")
     func adapter() throws {
-        let (llava, attachment, task) = try setting(try .adapter(size: 8, location: .mlp))
+        let (llava, attachment, task) = try setting(try .adapter(size: 8, on: .mlp))
         let bound = try changes(llava, attachment: attachment)
         #expect(bound.count == 6)
         #expect(try modules(bound) == ["gate_proj", "up_proj", "down_proj"])

@@ -376,7 +376,7 @@ func prefixLayers(_ table: Tensor, layers: Int) throws -> [(key: Tensor, value: 
         #expect(maxRelativeDifference(grad.toArray(), try expected.floats("grad.prefix")) <= 1e-3)
 
         // A second method needs replacing:, and detaching removes the prefix.
-        #expect(throws: PEFTError.self) { try attach(method: .lora(rank: 4, alpha: 8), to: model) }
+        #expect(throws: PEFTError.self) { try attach(method: .lora(rank: 4, alpha: 8, dropout: 0), to: model) }
         try detachAdapters(from: model)
         #expect(model.model.prefixKeyValues == nil)
     }

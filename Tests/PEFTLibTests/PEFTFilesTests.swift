@@ -27,7 +27,7 @@ private let ids = [[3, 14, 15, 9, 26, 5, 35, 8]]
 @Suite struct PEFTFilesTests {
     @Test func loraKeysAndConfigFollowPeft() throws {
         let model = try tinyLlama()
-        let a = try attach(method: .lora(rank: 4, alpha: 8, dropout: 0.05, targets: .modules(["q_proj", "v_proj"])), to: model)
+        let a = try attach(method: .lora(rank: 4, alpha: 8, dropout: 0.05, on: .modules(["q_proj", "v_proj"])), to: model)
         try randomize(model.trainableParameters(), seed: 1)
         let dir = temporaryDirectory()
         try saveAdapter(model, attachment: a, to: dir)
@@ -52,8 +52,8 @@ private let ids = [[3, 14, 15, 9, 26, 5, 35, 8]]
     }
 
     @Test func everyMethodRoundTrips() throws {
-        let methods: [PEFTMethod] = [.ia3(), try .adapter(size: 3, location: .both), try .adapter(size: 2, style: .parallel),
-                                     try .lora(rank: 2, alpha: 3, targets: .both)]
+        let methods: [PEFTMethod] = [.ia3(), try .adapter(size: 3, on: .both), try .adapter(size: 2, style: .parallel),
+                                     try .lora(rank: 2, alpha: 3, dropout: 0, on: .both)]
         for method in methods {
             let model = try tinyLlama()
             let a = try attach(method: method, to: model)
@@ -114,7 +114,7 @@ private let ids = [[3, 14, 15, 9, 26, 5, 35, 8]]
         #expect(loaded.connector == .tuned)
 
         let lora = try LlavaForConditionalGeneration.load(directory: url.path)
-        let b = try attach(method: .lora(rank: 2, alpha: 4, targets: .modules(["q_proj", "v_proj"])), to: lora)
+        let b = try attach(method: .lora(rank: 2, alpha: 4, dropout: 0, on: .modules(["q_proj", "v_proj"])), to: lora)
         let loraDir = temporaryDirectory()
         try saveAdapter(lora, attachment: b, to: loraDir)
         let loraJSON = try #require(try JSONSerialization.jsonObject(
@@ -124,7 +124,7 @@ private let ids = [[3, 14, 15, 9, 26, 5, 35, 8]]
 
     @Test func mismatchedBaseIsAnErrorNamingIt() throws {
         let model = try tinyLlama(layers: 3)
-        let a = try attach(method: .lora(rank: 2, alpha: 4, targets: .modules(["q_proj"])), to: model)
+        let a = try attach(method: .lora(rank: 2, alpha: 4, dropout: 0, on: .modules(["q_proj"])), to: model)
         let dir = temporaryDirectory()
         try saveAdapter(model, attachment: a, to: dir)
         do {

@@ -38,7 +38,7 @@ private func perturbAdapters(_ model: any Module, seed: UInt64, std: Float = 0.0
     @Test func loraWithZeroBReproducesTheBase() throws {
         let model = try smallLlama()
         let before = try logits(model)
-        let a = try attach(method: .lora(rank: 4, alpha: 8, targets: .both), to: model)
+        let a = try attach(method: .lora(rank: 4, alpha: 8, dropout: 0, on: .both), to: model)
         #expect(a.adaptedModules.count == 14)
         let after = try logits(model)
         #expect(maxDifference(before, after) == 0)
@@ -66,7 +66,7 @@ private func perturbAdapters(_ model: any Module, seed: UInt64, std: Float = 0.0
     @Test func loraMergeAndUnmerge() throws {
         let model = try smallLlama()
         let original = model.parameterDictionary().mapValues { $0.toArray() }
-        try attach(method: .lora(rank: 4, alpha: 8, targets: .both), to: model)
+        try attach(method: .lora(rank: 4, alpha: 8, dropout: 0, on: .both), to: model)
         try perturbAdapters(model, seed: 3)
         let unmerged = try logits(model)
         try mergeAdapters(in: model)
@@ -118,7 +118,7 @@ private func perturbAdapters(_ model: any Module, seed: UInt64, std: Float = 0.0
 
     @Test func freezingKeepsAdaptersTrainable() throws {
         let model = try smallLlama()
-        try attach(method: .lora(rank: 2, alpha: 4, targets: .modules(["q_proj", "v"])), to: model)
+        try attach(method: .lora(rank: 2, alpha: 4, dropout: 0, on: .modules(["q_proj", "v"])), to: model)
         let trainable = model.trainableParameters().map(\.path)
         #expect(trainable.count == 2 * 2 * 2)
         #expect(trainable.allSatisfy { $0.contains(".lora_A.") || $0.contains(".lora_B.") })
@@ -131,7 +131,7 @@ private func perturbAdapters(_ model: any Module, seed: UInt64, std: Float = 0.0
     @Test func adapterPlacementsAndGradients() throws {
         let model = try smallLlama()
         let before = try logits(model)
-        let a = try attach(method: .adapter(size: 4, location: .both), to: model)
+        let a = try attach(method: .adapter(size: 4, on: .both), to: model)
         #expect(a.adaptedModules.count == 2 * 4)
         let gate = try #require(model.model.layers[0].mlp.gateProj as? AdapterLinear)
         let down = try #require(model.model.layers[0].mlp.downProj as? AdapterLinear)
@@ -147,7 +147,7 @@ private func perturbAdapters(_ model: any Module, seed: UInt64, std: Float = 0.0
         #expect(model.parameterDictionary()["model.layers.0.mlp.down_proj.base_layer.weight"]?.grad == nil)
 
         let parallel = try smallLlama()
-        try attach(method: .adapter(size: 3, location: .mlp, style: .parallel), to: parallel)
+        try attach(method: .adapter(size: 3, on: .mlp, style: .parallel), to: parallel)
         let up = try #require(parallel.model.layers[1].mlp.upProj as? AdapterLinear)
         #expect(up.placement == .parallel && up.adapterDown.weight.shape == [3, 32] && up.adapterUp.weight.shape == [48, 3])
     }
@@ -179,13 +179,13 @@ private func perturbAdapters(_ model: any Module, seed: UInt64, std: Float = 0.0
     @Test func badInput() throws {
         let model = try smallLlama()
         #expect(throws: PEFTError.nonPositive(field: "LoRA rank", value: 0)) {
-            try attach(method: .lora(rank: 0, alpha: 8), to: model)
+            try attach(method: .lora(rank: 0, alpha: 8, dropout: 0), to: model)
         }
-        #expect(throws: PEFTError.self) { try attach(method: .lora(rank: 4, alpha: -1), to: model) }
+        #expect(throws: PEFTError.self) { try attach(method: .lora(rank: 4, alpha: -1, dropout: 0), to: model) }
         #expect(throws: PEFTError.self) { try attach(method: .adapter(size: 0), to: model) }
         #expect(throws: PEFTError.self) { try attach(method: .prefix(tokens: -2), to: model) }
         do {
-            try attach(method: .lora(rank: 4, alpha: 8, targets: .modules(["query"])), to: model)
+            try attach(method: .lora(rank: 4, alpha: 8, dropout: 0, on: .modules(["query"])), to: model)
             Issue.record("expected an error")
         } catch let error as PEFTError {
             let message = error.description
@@ -195,8 +195,8 @@ private func perturbAdapters(_ model: any Module, seed: UInt64, std: Float = 0.0
         #expect(adaptedModulePaths(in: model).isEmpty)       // nothing changed by the failed attach
         #expect(throws: PEFTError.noConnector) { try attach(method: .ia3(), to: model, connector: .tuned) }
         try attach(method: .ia3(), to: model)
-        #expect(throws: PEFTError.self) { try attach(method: .lora(rank: 4, alpha: 8), to: model) }
-        let replaced = try attach(method: .lora(rank: 4, alpha: 8), to: model, replacing: true)
+        #expect(throws: PEFTError.self) { try attach(method: .lora(rank: 4, alpha: 8, dropout: 0), to: model) }
+        let replaced = try attach(method: .lora(rank: 4, alpha: 8, dropout: 0), to: model, replacing: true)
         #expect(replaced.adaptedModules.count == 14)
         #expect(model.model.layers[0].selfAttn.kProj is LoRALinear)
     }
@@ -204,7 +204,7 @@ private func perturbAdapters(_ model: any Module, seed: UInt64, std: Float = 0.0
     @Test func configurationsRoundTripThroughJSON() throws {
         let methods: [PEFTMethod] = [.lora(LoRAConfiguration.study), .ia3(IA3Configuration.study),
                                      .adapter(AdapterConfiguration.study), .prefix(PrefixConfiguration.study),
-                                     .full, .connectorOnly, try .lora(rank: 8, alpha: 16, targets: .modules(["q_proj"]))]
+                                     .full, .connectorOnly, try .lora(rank: 8, alpha: 16, dropout: 0, on: .modules(["q_proj"]))]
         for method in methods {
             let data = try JSONEncoder().encode(method)
             #expect(try JSONDecoder().decode(PEFTMethod.self, from: data) == method)

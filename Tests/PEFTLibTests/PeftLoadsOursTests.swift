@@ -30,9 +30,9 @@ private struct RoundTripCase {
 private func roundTripCases(llava: Bool) throws -> [RoundTripCase] {
     if llava {
         return [
-            RoundTripCase(name: "lora-qv", method: try .lora(rank: 4, alpha: 8, targets: .modules(["q_proj", "v_proj"])),
+            RoundTripCase(name: "lora-qv", method: try .lora(rank: 4, alpha: 8, dropout: 0, on: .modules(["q_proj", "v_proj"])),
                           connector: .frozen),
-            RoundTripCase(name: "lora-all-connector", method: try .lora(rank: 2, alpha: 4, targets: .both), connector: .tuned),
+            RoundTripCase(name: "lora-all-connector", method: try .lora(rank: 2, alpha: 4, dropout: 0, on: .both), connector: .tuned),
             RoundTripCase(name: "ia3-connector", method: .ia3(), connector: .tuned),
             RoundTripCase(name: "prefix", method: try .prefix(tokens: 3), connector: .frozen),
             RoundTripCase(name: "prefix-projection-connector",
@@ -40,7 +40,7 @@ private func roundTripCases(llava: Bool) throws -> [RoundTripCase] {
         ]
     }
     return [
-        RoundTripCase(name: "lora-qv", method: try .lora(rank: 4, alpha: 8, targets: .modules(["q_proj", "v_proj"])),
+        RoundTripCase(name: "lora-qv", method: try .lora(rank: 4, alpha: 8, dropout: 0, on: .modules(["q_proj", "v_proj"])),
                       connector: .frozen),
         RoundTripCase(name: "ia3", method: .ia3(), connector: .frozen),
         RoundTripCase(name: "prefix-projection", method: try .prefix(tokens: 3, projection: true, encoderHiddenSize: 16),

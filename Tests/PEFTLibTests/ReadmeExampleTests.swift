@@ -14,7 +14,7 @@ struct ReadmeExampleTests {
         defer { try? FileManager.default.removeItem(atPath: output) }
 
         let model = try LlavaForConditionalGeneration.load(directory: directory)
-        let attached = try attach(method: .lora(rank: 8, alpha: 16), to: model, connector: .tuned)
+        let attached = try attach(method: .lora(), to: model, connector: .tuned)
         let report = trainableParameterReport(model, attachment: attached)
         try saveAdapter(model, attachment: attached, to: output + "/lora")
 

@@ -48,7 +48,7 @@ struct StudyWorkflowTests {
     func location() throws {
         let path = Self.storePath()
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
-        let methods = [try PEFTMethod.lora(rank: 2, alpha: 4), .ia3(), try PEFTMethod.prefix(tokens: 2)]
+        let methods = [try PEFTMethod.lora(rank: 2, alpha: 4, dropout: 0), .ia3(), try PEFTMethod.prefix(tokens: 2)]
         var activities: [String] = []
         let first = try Study.location(base: Self.base, methods: methods, datasets: [Self.data(.sqa)], seeds: [1],
                                        settings: Self.settings, store: try SweepStore(path: path),
@@ -80,7 +80,7 @@ struct StudyWorkflowTests {
     func budget() throws {
         let path = Self.storePath()
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
-        let results = try Study.budget(base: Self.base, methods: [try PEFTMethod.lora(rank: 4, alpha: 8), try PEFTMethod.prefix(tokens: 2)],
+        let results = try Study.budget(base: Self.base, methods: [try PEFTMethod.lora(rank: 4, alpha: 8, dropout: 0), try PEFTMethod.prefix(tokens: 2)],
                                        sizes: ["lora": [2, 4], "prefix": [1, 2]], datasets: [Self.data(.sqa)], seeds: [1, 2],
                                        settings: Self.settings, store: try SweepStore(path: path))
         #expect(results.runs == 8 && results.table.count == 8)
@@ -123,7 +123,7 @@ struct StudyWorkflowTests {
         let path = Self.storePath()
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
         let datasets = [Self.data(.sqa), Self.data(.iconqaBlank)]
-        let results = try Study.generalization(base: Self.base, methods: [try PEFTMethod.lora(rank: 2, alpha: 4)],
+        let results = try Study.generalization(base: Self.base, methods: [try PEFTMethod.lora(rank: 2, alpha: 4, dropout: 0)],
                                                datasets: datasets, seeds: [1], epochs: 2, settings: Self.settings,
                                                store: try SweepStore(path: path))
         #expect(results.runs == 2)
@@ -195,7 +195,7 @@ struct StudyWorkflowTests {
     func compare() throws {
         let path = Self.storePath()
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
-        let methods = [try PEFTMethod.lora(rank: 2, alpha: 4), .ia3()]
+        let methods = [try PEFTMethod.lora(rank: 2, alpha: 4, dropout: 0), .ia3()]
         let datasets = [Self.data(.sqa), Self.data(.iconqaBlank), Self.data(.pope, train: 4, test: 6)]
         let first = try Study.compare(base: Self.base, methods: methods, connectors: [.tuned, .frozen], datasets: datasets,
                                       seeds: [1], settings: Self.settings, store: try SweepStore(path: path))
@@ -268,7 +268,7 @@ struct StudyWorkflowTests {
             _ = try Study.location(base: Self.base, methods: [], datasets: [Self.data(.sqa)], settings: Self.settings, store: store)
         }
         #expect(throws: StudyError("budget: sizes must be at least 1, got 0 for lora")) {
-            _ = try Study.budget(base: Self.base, methods: [try PEFTMethod.lora(rank: 2, alpha: 4)], sizes: ["lora": [0]],
+            _ = try Study.budget(base: Self.base, methods: [try PEFTMethod.lora(rank: 2, alpha: 4, dropout: 0)], sizes: ["lora": [0]],
                                  datasets: [Self.data(.sqa)], settings: Self.settings, store: store)
         }
         #expect(throws: StudyError.self) {

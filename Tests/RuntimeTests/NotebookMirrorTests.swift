@@ -38,18 +38,13 @@ struct NotebookMirrorTests {
 
         // let tuned = attach(base, lora(rank: 8, alpha: 16, on: .both), connector: .tuned)
         // (the language attaches to a copy, so that `base` stays a base; here `base` becomes the
-        // adapted model; lora's dropout defaults to 0.05 in both)
-        let lora = try PEFTMethod.lora(rank: 8, alpha: 16, dropout: 0.05, targets: .both)
-        let attachment = try attach(method: lora, to: base, connector: .tuned)
+        // adapted model)
+        let attachment = try attach(method: .lora(rank: 8, alpha: 16, on: .both), to: base, connector: .tuned)
 
         // let run = train(tuned, on: trainSet, steps: 3, batch: 4, lr: 2e-4, seed: 42)
-        // (train's defaults: a constant schedule, the connector at 2e-5, clipping at 1, AdamW)
         let task = try LlavaSupervisedTask(model: base, tokenizer: tokenizer, examples: trainSet, batchSize: batch,
                                            preprocessor: preprocessor, attachment: attachment)
-        let configuration = TrainingConfiguration(learningRate: 2e-4, connectorLearningRate: 2e-5,
-                                                  schedule: .constant, scheduledSteps: steps,
-                                                  maxGradientNorm: 1, optimizer: .adamw, seed: 42)
-        let run = TrainingRun(task: task, configuration: configuration)
+        let run = TrainingRun(task: task, configuration: TrainingConfiguration(learningRate: 2e-4, scheduledSteps: steps, seed: 42))
         try run.train(steps: steps)
 
         // run.train(steps: 2)

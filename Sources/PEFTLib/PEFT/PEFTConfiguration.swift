@@ -363,9 +363,11 @@ public struct PrefixConfiguration: Codable, Sendable, Equatable {
 
 // MARK: - Method
 
-/// One of the study's methods or baselines.
+/// One of the study's methods or baselines. The constructors are the language's built-ins
+/// (`lora(rank:alpha:dropout:on:)`, `ia3(on:)`, `adapter(size:on:style:)`, `prefix(tokens:projection:)`)
+/// with the same labels and the same defaults, `PEFTMethod.Defaults`, which the built-ins read.
 ///
-///     let method = try PEFTMethod.lora(rank: 128, alpha: 256, dropout: 0.05, targets: .both)
+///     let method = try PEFTMethod.lora(rank: 128, alpha: 256, on: .both)
 ///     let attachment = try attach(method: method, to: llava, connector: .tuned)
 public enum PEFTMethod: Codable, Sendable, Equatable {
     case lora(LoRAConfiguration)
@@ -377,19 +379,36 @@ public enum PEFTMethod: Codable, Sendable, Equatable {
     /// Only the connector trains.
     case connectorOnly
 
-    public static func lora(rank: Int, alpha: Double, dropout: Double = 0,
-                            targets: PEFTLocation = .both) throws -> PEFTMethod {
+    /// Every method's default settings, in one place (PEFTLib's constructors and the language's
+    /// built-ins both use them).
+    public enum Defaults {
+        public static let loraRank = 8
+        public static let loraAlpha = 16.0
+        public static let loraDropout = 0.05
+        public static let loraLocation = PEFTLocation.both
+        public static let ia3Location = PEFTLocation.both
+        public static let adapterSize = 64
+        /// The study's placement: before gate_proj and up_proj, after down_proj.
+        public static let adapterLocation = PEFTLocation.mlp
+        public static let adapterStyle = AdapterStyle.series
+        public static let prefixTokens = 20
+        public static let prefixProjection = false
+    }
+
+    public static func lora(rank: Int = Defaults.loraRank, alpha: Double = Defaults.loraAlpha,
+                            dropout: Double = Defaults.loraDropout, on targets: PEFTLocation = Defaults.loraLocation) throws -> PEFTMethod {
         .lora(try LoRAConfiguration(rank: rank, alpha: alpha, dropout: dropout, targets: targets))
     }
 
-    public static func ia3(targets: PEFTLocation = .both) -> PEFTMethod { .ia3(IA3Configuration(targets: targets)) }
+    public static func ia3(on targets: PEFTLocation = Defaults.ia3Location) -> PEFTMethod { .ia3(IA3Configuration(targets: targets)) }
 
-    public static func adapter(size: Int, location: PEFTLocation = .mlp,
-                               style: AdapterStyle = .series) throws -> PEFTMethod {
+    public static func adapter(size: Int = Defaults.adapterSize, on location: PEFTLocation = Defaults.adapterLocation,
+                               style: AdapterStyle = Defaults.adapterStyle) throws -> PEFTMethod {
         .adapter(try AdapterConfiguration(bottleneckSize: size, location: location, style: style))
     }
 
-    public static func prefix(tokens: Int, projection: Bool = false, encoderHiddenSize: Int? = nil) throws -> PEFTMethod {
+    public static func prefix(tokens: Int = Defaults.prefixTokens, projection: Bool = Defaults.prefixProjection,
+                              encoderHiddenSize: Int? = nil) throws -> PEFTMethod {
         .prefix(try PrefixConfiguration(virtualTokens: tokens, projection: projection, encoderHiddenSize: encoderHiddenSize))
     }
 

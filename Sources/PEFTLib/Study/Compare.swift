@@ -33,11 +33,11 @@ public struct StudyDataset {
 
 /// How each run of a comparison trains and evaluates.
 public struct StudySettings: Sendable {
-    public var steps = 100
-    public var batchSize = 8
-    public var learningRate = 2e-4
-    public var connectorLearningRate = 2e-5
-    public var schedule: LearningRateSchedule = .cosine(warmupRatio: 0.03)
+    public var steps = TrainingConfiguration.Defaults.steps
+    public var batchSize = TrainingConfiguration.Defaults.batchSize
+    public var learningRate = TrainingConfiguration.Defaults.learningRate
+    public var connectorLearningRate = TrainingConfiguration.Defaults.connectorLearningRate
+    public var schedule = TrainingConfiguration.Defaults.schedule
     public var evaluationBatch = 16
     public var maxNewTokens = 24
     public init() {}

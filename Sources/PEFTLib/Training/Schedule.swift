@@ -14,6 +14,16 @@ public enum LearningRateSchedule: Sendable, Equatable, Codable {
     /// Linear warm-up, then half a cosine down to zero at the last step.
     case cosine(warmupRatio: Double)
 
+    /// The kind as the language names it (`schedule: .constant`, `.linear`, `.cosine`); a warm-up
+    /// is a separate argument.
+    public var name: String {
+        switch self {
+        case .constant, .constantWithWarmup: return "constant"
+        case .linear: return "linear"
+        case .cosine: return "cosine"
+        }
+    }
+
     /// Whether the rate falls to zero at the last step (linear and cosine).
     public var decays: Bool {
         switch self {

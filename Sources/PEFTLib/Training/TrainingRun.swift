@@ -16,7 +16,7 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     /// Micro-batches per optimizer step (gradient accumulation).
     public var gradientAccumulation: Int
     public var learningRate: Double
-    /// The connector's own learning rate (the study uses 2e-5); nil uses `learningRate`.
+    /// The connector's own learning rate (the study's 2e-5 by default); nil uses `learningRate`.
     public var connectorLearningRate: Double?
     public var weightDecay: Double
     public var schedule: LearningRateSchedule
@@ -27,10 +27,26 @@ public struct TrainingConfiguration: Sendable, Equatable, Codable {
     public var momentum: Double
     public var seed: UInt64
 
-    public init(learningRate: Double = 2e-4, connectorLearningRate: Double? = nil, weightDecay: Double = 0,
-                schedule: LearningRateSchedule = .cosine(warmupRatio: 0.03), scheduledSteps: Int,
-                gradientAccumulation: Int = 1, maxGradientNorm: Double? = 1.0, optimizer: OptimizerKind = .adamw,
-                momentum: Double = 0, seed: UInt64 = 42) {
+    /// The defaults of every way to train — `TrainingConfiguration`, the language's `train`, the
+    /// study's workflows — in one place: the study's rates (2e-4, the connector 2e-5), a constant
+    /// schedule (a run can always be continued with `train(steps:)`), clipping at 1, no weight
+    /// decay, AdamW, seed 42, 100 steps of 8.
+    public enum Defaults {
+        public static let learningRate = 2e-4
+        public static let connectorLearningRate = 2e-5
+        public static let weightDecay = 0.0
+        public static let schedule = LearningRateSchedule.constant
+        public static let maxGradientNorm = 1.0
+        public static let optimizer = OptimizerKind.adamw
+        public static let seed: UInt64 = 42
+        public static let steps = 100
+        public static let batchSize = 8
+    }
+
+    public init(learningRate: Double = Defaults.learningRate, connectorLearningRate: Double? = Defaults.connectorLearningRate,
+                weightDecay: Double = Defaults.weightDecay, schedule: LearningRateSchedule = Defaults.schedule, scheduledSteps: Int,
+                gradientAccumulation: Int = 1, maxGradientNorm: Double? = Defaults.maxGradientNorm,
+                optimizer: OptimizerKind = Defaults.optimizer, momentum: Double = 0, seed: UInt64 = Defaults.seed) {
         self.learningRate = learningRate; self.connectorLearningRate = connectorLearningRate
         self.weightDecay = weightDecay; self.schedule = schedule; self.scheduledSteps = scheduledSteps
         self.gradientAccumulation = gradientAccumulation; self.maxGradientNorm = maxGradientNorm

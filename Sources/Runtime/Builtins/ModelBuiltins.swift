@@ -222,6 +222,22 @@ enum ModelBuiltins {
                                          + "image \(v.imageSize), patch \(v.patchSize)")]
     }
 
+    /// PEFTLib's defaults of the methods, which the built-ins' parameters show and use.
+    typealias D = PEFTMethod.Defaults
+
+    /// A default number as the language writes it (16, not 16.0).
+    static func number(_ x: Double) -> Value { x.rounded() == x && abs(x) < 1e15 ? .int(Int(x)) : .double(x) }
+
+    /// A default location as the language writes it (.both); module lists as arrays of names.
+    static func literal(_ location: PEFTLocation) -> Value {
+        switch location {
+        case .attention: return .dotCase("attention")
+        case .mlp: return .dotCase("mlp")
+        case .both: return .dotCase("both")
+        case .modules(let names): return .array(names.map(Value.string))
+        }
+    }
+
     /// Where a method goes: the `on:` argument, or `value` given for the argument `label`.
     static func location(_ args: BoundArguments, value: Value? = nil, label: String = "on") throws(RuntimeError) -> PEFTLocation {
         let value = value ?? args[label]
@@ -241,36 +257,36 @@ enum ModelBuiltins {
     }
 
     static let lora = Builtin(
-        "lora", [Parameter("rank", "Int", default: .int(8)), Parameter("alpha", "Double", default: .int(16)),
-                 Parameter("dropout", "Double", default: .double(0.05)), Parameter("on", "Location", default: .dotCase("both"))],
+        "lora", [Parameter("rank", "Int", default: .int(D.loraRank)), Parameter("alpha", "Double", default: number(D.loraAlpha)),
+                 Parameter("dropout", "Double", default: number(D.loraDropout)), Parameter("on", "Location", default: literal(D.loraLocation))],
         returns: "Method", doc: "LoRA: y = W x + (α/r)·B A dropout(x), A Kaiming-uniform, B zero; on q, k, v, o (.attention), gate, up, down (.mlp), or both."
     ) { args, _ throws(RuntimeError) in
         let (r, a, d) = (try args.int("rank"), try args.double("alpha"), try args.double("dropout"))
         let on = try location(args)
-        return .object(MethodObject(try library(args.location) { try PEFTMethod.lora(rank: r, alpha: a, dropout: d, targets: on) }))
+        return .object(MethodObject(try library(args.location) { try PEFTMethod.lora(rank: r, alpha: a, dropout: d, on: on) }))
     }
 
     static let ia3 = Builtin(
-        "ia3", [Parameter("on", "Location", default: .dotCase("both"))], returns: "Method",
+        "ia3", [Parameter("on", "Location", default: literal(D.ia3Location))], returns: "Method",
         doc: "IA3: learned vectors (initialised to ones) scaling the outputs of k and v and the input of down_proj."
     ) { args, _ throws(RuntimeError) in
-        .object(MethodObject(PEFTMethod.ia3(targets: try location(args))))
+        .object(MethodObject(PEFTMethod.ia3(on: try location(args))))
     }
 
     static let adapter = Builtin(
-        "adapter", [Parameter("size", "Int", default: .int(64)), Parameter("on", "Location", default: .dotCase("mlp")),
-                    Parameter("style", "AdapterStyle", default: .dotCase("series"))],
+        "adapter", [Parameter("size", "Int", default: .int(D.adapterSize)), Parameter("on", "Location", default: literal(D.adapterLocation)),
+                    Parameter("style", "AdapterStyle", default: .dotCase(D.adapterStyle.rawValue))],
         returns: "Method",
         doc: "Bottleneck adapter x + up(tanh(down(x))): .mlp before gate_proj and up_proj and after down_proj (the study's placement), .attention after o_proj, .both; style .series or .parallel."
     ) { args, _ throws(RuntimeError) in
         let size = try args.int("size")
         let on = try location(args)
         let style: AdapterStyle = try args.dotCase("style", allowed: ["series", "parallel"]) == "series" ? .series : .parallel
-        return .object(MethodObject(try library(args.location) { try PEFTMethod.adapter(size: size, location: on, style: style) }))
+        return .object(MethodObject(try library(args.location) { try PEFTMethod.adapter(size: size, on: on, style: style) }))
     }
 
     static let prefix = Builtin(
-        "prefix", [Parameter("tokens", "Int", default: .int(20)), Parameter("projection", "Bool", default: .bool(false))],
+        "prefix", [Parameter("tokens", "Int", default: .int(D.prefixTokens)), Parameter("projection", "Bool", default: .bool(D.prefixProjection))],
         returns: "Method", doc: "Prefix-tuning: learned keys and values for `tokens` virtual tokens in every layer; projection: the reparameterisation MLP."
     ) { args, _ throws(RuntimeError) in
         let (tokens, projection) = (try args.int("tokens"), try args.bool("projection"))

@@ -61,17 +61,20 @@ enum StudyBuiltins {
 
     // MARK: - Arguments
 
+    /// PEFTLib's training defaults, which the workflows' parameters show and use.
+    typealias T = TrainingConfiguration.Defaults
+
     /// The parameters every sweep shares, after its own: connector, on, …, runs.
     static func parameters(_ own: [Parameter], on: Parameter? = nil, extra: [Parameter] = [], epochs: Int? = nil,
-                           seeds: [Int] = [42], trainSize: Bool = true, runs: String) -> [Parameter] {
+                           seeds: [Int] = [Int(T.seed)], trainSize: Bool = true, runs: String) -> [Parameter] {
         own + [Parameter("connector", "Connector or [Connector]", default: .array([.dotCase("frozen")])),
                on ?? Parameter("on", "Dataset or [Dataset]", choices: DataBuiltins.miniNames)]
             + extra
             + [Parameter("model", "Model", default: .null)]
-            + (epochs.map { [Parameter("epochs", "Int", default: .int($0))] } ?? [Parameter("steps", "Int", default: .int(100))])
+            + (epochs.map { [Parameter("epochs", "Int", default: .int($0))] } ?? [Parameter("steps", "Int", default: .int(T.steps))])
             + [Parameter("seeds", "[Int]", default: .array(seeds.map(Value.int))),
-               Parameter("batch", "Int", default: .int(8)), Parameter("lr", "Double", default: .double(2e-4)),
-               Parameter("connectorLR", "Double", default: .double(2e-5))]
+               Parameter("batch", "Int", default: .int(T.batchSize)), Parameter("lr", "Double", default: .double(T.learningRate)),
+               Parameter("connectorLR", "Double", default: .double(T.connectorLearningRate))]
             + (trainSize ? [Parameter("trainSize", "Int", default: .int(1000))] : [])
             + [Parameter("runs", "String", default: .string(runs))]
     }

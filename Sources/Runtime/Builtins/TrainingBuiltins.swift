@@ -83,14 +83,17 @@ enum TrainingBuiltins {
 
     // MARK: - train
 
+    /// PEFTLib's training defaults, which `train`'s parameters show and use.
+    typealias T = TrainingConfiguration.Defaults
+
     static let train = Builtin(
         "train",
-        [Parameter(nil, "AdaptedModel"), Parameter("on", "Dataset"), Parameter("steps", "Int", default: .int(100)),
-         Parameter("batch", "Int", default: .int(8)), Parameter("lr", "Double", default: .double(2e-4)),
-         Parameter("seed", "Int", default: .int(42)), Parameter("connectorLR", "Double", default: .double(2e-5)),
-         Parameter("schedule", "Schedule", default: .dotCase("constant")), Parameter("warmup", "Double", default: .double(0)),
-         Parameter("weightDecay", "Double", default: .double(0)), Parameter("accumulation", "Int", default: .int(1)),
-         Parameter("clip", "Double", default: .double(1)), Parameter("optimizer", "Optimizer", default: .dotCase("adamw"))],
+        [Parameter(nil, "AdaptedModel"), Parameter("on", "Dataset"), Parameter("steps", "Int", default: .int(T.steps)),
+         Parameter("batch", "Int", default: .int(T.batchSize)), Parameter("lr", "Double", default: .double(T.learningRate)),
+         Parameter("seed", "Int", default: .int(Int(T.seed))), Parameter("connectorLR", "Double", default: .double(T.connectorLearningRate)),
+         Parameter("schedule", "Schedule", default: .dotCase(T.schedule.name)), Parameter("warmup", "Double", default: .double(0)),
+         Parameter("weightDecay", "Double", default: .double(T.weightDecay)), Parameter("accumulation", "Int", default: .int(1)),
+         Parameter("clip", "Double", default: .double(T.maxGradientNorm)), Parameter("optimizer", "Optimizer", default: .dotCase(T.optimizer.rawValue))],
         returns: "Run",
         doc: """
             Trains an adapted model on a dataset and returns the run; `run.train(steps:)` continues it. \
