@@ -67,6 +67,8 @@ private func textOnlyLabel(_ s: MiniSample) -> String {
         let vqav2 = MiniDataset(.vqav2, split: .train, size: 960).samples
         let yesNo = vqav2.filter { ["yes", "no"].contains($0.answer) }
         #expect(yesNo.count == 320 && yesNo.filter { $0.answer == "no" }.count == 160)
+        // Unanimous, so that the wrong answer never earns VQA-score credit.
+        #expect(yesNo.allSatisfy { s in s.references.allSatisfy { $0 == s.answer } })
         let named = vqav2.filter { $0.questionType == "more" }
         #expect(named.count == 80 && named.allSatisfy { $0.question.contains(MiniObject(rawValue: $0.answer)!.plural) })
         let counts = Set(vqav2.filter { $0.questionType.hasPrefix("count") }.map(\.answer))

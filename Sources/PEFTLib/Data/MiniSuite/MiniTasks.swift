@@ -98,10 +98,13 @@ enum MiniTaskGenerator {
         // slot's draw, flipped), so that "exists" as a whole stays balanced to within one.
         let a = slotIndex == 1
             ? 1 - TaskSlot.balanced(slot.index / types.count, count: 2, seed: slot.seed, salt: 101) : cycled
+        // Yes/no answers are unanimous: with VQA score (min(matching annotators / 3, 1)), three
+        // dissenting annotators would give the wrong answer full credit, and "always no" would
+        // score about 0.75 on the existence questions.
         func yesNo(_ scene: MiniScene, _ question: String) -> MiniSample {
             let answer = a == 0 ? "yes" : "no"
             return withReferences(sample(scene.render(), question, answer, type, objects: scene),
-                                  annotators(answer, others: [a == 0 ? "no" : "yes"], rng: &rng))
+                                  annotators(answer, others: [], rng: &rng))
         }
         /// Counting scenes are laid out on a 3×3 or a 4×4 grid, as photos hold objects at many scales.
         func countingScene() -> MiniScene {
