@@ -100,7 +100,7 @@ import Testing
         }
         var other = recipe
         other.instructionSteps += 1
-        #expect(throws: TinyLlavaRecipeError.otherSettings(TinyLlavaRecipe.workFolder(for: out))) {
+        #expect(throws: TinyLlavaRecipeError.otherSettings(TinyLlavaRecipe.workFolder(for: out), changed: ["instruction_steps"])) {
             try other.run(output: out, resume: true, log: { _ in })
         }
     }

@@ -84,3 +84,37 @@ final class GroundingTask: TrainingTask {
         return (try kind + colour + column + row, n * patches)
     }
 }
+
+extension GroundingTask {
+    /// How well the connector's tokens still read as their words (a diagnostic of a checkpoint):
+    /// per patch, whether the closest of the kind words (object patches only), of the colour words
+    /// (object patches), of the column words and of the row words is the right one, on
+    /// `samples`. Without the "no object" vector, which only the grounding stage has.
+    func accuracy(on probe: [LabelledPatches]) throws -> (kind: Double, colour: Double, column: Double, row: Double) {
+        try withNoGrad {
+            var hits = [0, 0, 0, 0], totals = [0, 0, 0, 0]
+            let table = model.model.languageModel.embedTokens.weight
+            for start in stride(from: 0, to: probe.count, by: batchSize) {
+                let batch = Array(probe[start..<min(start + batchSize, probe.count)])
+                let features = try model.imageFeatures(pixelValues: try preprocessor.pixelValues(batch.map(\.image)))
+                let (n, patches, width) = (features.shape[0], features.shape[1], features.shape[2])
+                let side = Int(Double(patches).squareRoot().rounded())
+                let flat = try features.reshaped([n * patches, width])
+                func closest(_ ids: [Int]) throws -> [Int] { try linear(flat, weight: try embedding(ids, table: table)).argmax() }
+                let (kinds, colours) = (try closest(kindWords), try closest(colourWords))
+                let (columns, rows) = (try closest(columnWords), try closest(rowWords))
+                for (b, s) in batch.enumerated() {
+                    for p in 0..<patches {
+                        let i = b * patches + p
+                        if s.kind[p] > 0 { totals[0] += 1; hits[0] += kinds[i] == s.kind[p] - 1 ? 1 : 0 }
+                        if s.colour[p] > 0 { totals[1] += 1; hits[1] += colours[i] == s.colour[p] - 1 ? 1 : 0 }
+                        totals[2] += 1; hits[2] += columns[i] == (p % side) * 3 / side ? 1 : 0
+                        totals[3] += 1; hits[3] += rows[i] == (p / side) * 3 / side ? 1 : 0
+                    }
+                }
+            }
+            let rate = (0..<4).map { Double(hits[$0]) / Double(max(totals[$0], 1)) }
+            return (rate[0], rate[1], rate[2], rate[3])
+        }
+    }
+}

@@ -112,7 +112,11 @@ public struct TinyLlavaRecipe: Sendable {
                 throw TinyLlavaRecipeError.unfinishedRun(work)
             }
             let saved = (try? String(contentsOfFile: work + "/recipe.json", encoding: .utf8)) ?? ""
-            guard saved == settingsText else { throw TinyLlavaRecipeError.otherSettings(work) }
+            guard saved == settingsText else {
+                let old = (try? JSON.parse(saved))?.objectValue ?? [:]
+                let changed = Set(old.keys).union(resumeKey.keys).filter { old[$0] != resumeKey[$0] }.sorted()
+                throw TinyLlavaRecipeError.otherSettings(work, changed: changed)
+            }
         } else {
             try fm.createDirectory(atPath: work, withIntermediateDirectories: true)
             try AtomicFiles.write(Array(settingsText.utf8), to: work + "/recipe.json")
@@ -204,6 +208,15 @@ public struct TinyLlavaRecipe: Sendable {
             }
             log("checkpoint \(path)")
         }
+        // Whether the connector's tokens still read as their words, on natural scenes no stage trained on.
+        let probe = Self.parallelMap(64) { i in
+            LabelledPatches.sample(index: 4 * (visionExamples + i), seed: seed, size: TinyLlava.imageSize,
+                                   patch: model.config.visionConfig.patchSize)
+        }
+        let grounded = try GroundingTask(model: model, tokenizer: tokenizer, samples: [], preprocessor: TinyLlava.preprocessor,
+                                         batchSize: visionBatchSize, seed: seed).accuracy(on: probe)
+        log("grounding probe (natural scenes, closest word per patch): kind \(String(format: "%.3f", grounded.kind)), colour \(String(format: "%.3f", grounded.colour)), "
+            + "column \(String(format: "%.3f", grounded.column)), row \(String(format: "%.3f", grounded.row))")
         let evaluator = try TinyLlavaGateReport.evaluator(model: model, tokenizer: tokenizer, preprocessor: TinyLlava.preprocessor)
         let report = try TinyLlavaGateReport.evaluate(evaluator, examples: examples, seed: seed, showing: 3, log: log)
         for check in report.checks { log("  \(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)") }
@@ -349,7 +362,9 @@ public struct TinyLlavaRecipe: Sendable {
 /// Why the recipe stopped.
 public enum TinyLlavaRecipeError: Error, CustomStringConvertible, Equatable {
     case unfinishedRun(String)
-    case otherSettings(String)
+    /// The checkpoints' settings differ from this run's in `changed` (`data_fnv1a64`: the
+    /// mini suite's training data or the tokenizer).
+    case otherSettings(String, changed: [String])
     case interrupted(stage: String, step: Int, work: String)
     case gateFailed([String], kept: String)
     case noCheckpoint(String)
@@ -359,9 +374,10 @@ public enum TinyLlavaRecipeError: Error, CustomStringConvertible, Equatable {
         case .unfinishedRun(let work):
             return "an earlier run of the recipe left its checkpoints in \(work): pass --resume to continue it, "
                 + "or --fresh to delete them and start over"
-        case .otherSettings(let work):
-            return "the checkpoints in \(work) were made with other settings or another version of the mini suite: "
-                + "run with those and --resume, or pass --fresh to start over"
+        case .otherSettings(let work, let changed):
+            let what = changed.map { $0 == "data_fnv1a64" ? "the training data (mini suite or tokenizer)" : $0 }
+            return "the checkpoints in \(work) were made with other settings or another version of the mini suite "
+                + "(differs: \(what.joined(separator: ", "))): run with those and --resume, or pass --fresh to start over"
         case .interrupted(let stage, let step, let work):
             return "interrupted in \(stage) at step \(step); checkpoint \(work) saved: --resume continues from it"
         case .noCheckpoint(let work):
