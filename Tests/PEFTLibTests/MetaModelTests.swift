@@ -73,4 +73,20 @@ import PEFTLabBenchmarks
             #expect(model.imageFeatureCount == features)
         }
     }
+
+    /// PEFT layers go in by key: the parent swaps its child, and nothing else needs the model's fields.
+    @Test func aChildIsReplacedByItsPath() throws {
+        let config = try LlamaConfig(hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2, numAttentionHeads: 4,
+                                     numKeyValueHeads: 4, vocabSize: 16)
+        let model = try LlamaForCausalLM(config: config, initialization: .meta)
+        let replacement = Linear(weight: try Tensor.meta([64, 32]))
+        try model.replaceModule(at: "model.layers.1.mlp.up_proj", with: replacement)
+        #expect(model.model.layers[1].mlp.upProj === replacement)
+        #expect(model.module(at: "model.layers.1.mlp.up_proj") === replacement)
+        #expect(model.model.layers[0].mlp.upProj !== replacement)
+        // A child that is not a swappable linear slot, a non-linear replacement and a missing path are errors.
+        #expect(throws: ModelError.self) { try model.replaceModule(at: "model.norm", with: replacement) }
+        #expect(throws: ModelError.self) { try model.replaceModule(at: "model.layers.0.self_attn.q_proj", with: model.model.norm) }
+        #expect(throws: ModelError.self) { try model.replaceModule(at: "model.layers.7.mlp.up_proj", with: replacement) }
+    }
 }

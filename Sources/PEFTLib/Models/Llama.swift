@@ -26,7 +26,7 @@ public final class KVCache {
 // MARK: - Attention
 
 /// Llama self-attention with grouped-query heads and rotary position embeddings.
-public final class LlamaAttention: Module {
+public final class LlamaAttention: LinearSlots {
     public var qProj: any LinearLayer   // q_proj: hidden → heads·D
     public var kProj: any LinearLayer   // k_proj: hidden → kvHeads·D
     public var vProj: any LinearLayer   // v_proj: hidden → kvHeads·D
@@ -44,8 +44,8 @@ public final class LlamaAttention: Module {
     }
 
     public var localParameters: [(key: String, tensor: Tensor)] { [] }
-    public var children: [(key: String, module: any Module)] {
-        [("q_proj", qProj), ("k_proj", kProj), ("v_proj", vProj), ("o_proj", oProj)]
+    public static var linearSlots: [LinearSlot<LlamaAttention>] {
+        [("q_proj", \.qProj), ("k_proj", \.kProj), ("v_proj", \.vProj), ("o_proj", \.oProj)]
     }
 
     /// - Parameters:
@@ -78,7 +78,7 @@ public final class LlamaAttention: Module {
 // MARK: - MLP
 
 /// Llama's feed-forward block: down(silu(gate(x)) · up(x)).
-public final class LlamaMLP: Module {
+public final class LlamaMLP: LinearSlots {
     public var gateProj: any LinearLayer   // gate_proj: hidden → intermediate
     public var upProj: any LinearLayer     // up_proj: hidden → intermediate
     public var downProj: any LinearLayer   // down_proj: intermediate → hidden
@@ -90,8 +90,8 @@ public final class LlamaMLP: Module {
     }
 
     public var localParameters: [(key: String, tensor: Tensor)] { [] }
-    public var children: [(key: String, module: any Module)] {
-        [("gate_proj", gateProj), ("up_proj", upProj), ("down_proj", downProj)]
+    public static var linearSlots: [LinearSlot<LlamaMLP>] {
+        [("gate_proj", \.gateProj), ("up_proj", \.upProj), ("down_proj", \.downProj)]
     }
 
     public func callAsFunction(_ x: Tensor) throws -> Tensor {

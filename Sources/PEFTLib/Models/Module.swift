@@ -27,10 +27,45 @@ public protocol Module: AnyObject {
     func freeze()
     /// Makes every parameter below this module trainable.
     func unfreeze()
+    /// Puts `replacement` where the child `key` is; false when this module has no child
+    /// `key` that can be swapped for it. How PEFT layers go in (as peft's `_replace_module`
+    /// sets a child by name): a module with swappable linear children lists them as
+    /// `LinearSlots`, and nothing outside the model needs to know its fields.
+    func replaceChild(_ key: String, with replacement: any Module) -> Bool
+}
+
+/// A module whose linear children can be swapped by key: it lists them once, as key paths,
+/// and gets its `children` and `replaceChild` from that list.
+///
+///     final class MLP: LinearSlots {
+///         var up: any LinearLayer, down: any LinearLayer
+///         static var linearSlots: [LinearSlot<MLP>] { [("up_proj", \.up), ("down_proj", \.down)] }
+///     }
+public protocol LinearSlots: Module {
+    /// The swappable linear children, in the order of the Hugging Face checkpoint.
+    static var linearSlots: [LinearSlot<Self>] { get }
+}
+
+/// One swappable linear child: its key and where the module keeps it.
+public typealias LinearSlot<M> = (key: String, path: ReferenceWritableKeyPath<M, any LinearLayer>)
+
+extension LinearSlots {
+    public var children: [(key: String, module: any Module)] {
+        Self.linearSlots.map { ($0.key, self[keyPath: $0.path]) }
+    }
+
+    public func replaceChild(_ key: String, with replacement: any Module) -> Bool {
+        guard let slot = Self.linearSlots.first(where: { $0.key == key }),
+              let linear = replacement as? any LinearLayer else { return false }
+        self[keyPath: slot.path] = linear
+        return true
+    }
 }
 
 extension Module {
     public var children: [(key: String, module: any Module)] { [] }
+
+    public func replaceChild(_ key: String, with replacement: any Module) -> Bool { false }
 
     public func freeze() {
         for (_, tensor) in localParameters { tensor.requiresGrad = false }
@@ -73,6 +108,25 @@ extension Module {
             }
         }
         return result
+    }
+
+    /// The module at `path` (`model.layers.0.self_attn.q_proj`; `""` for self), nil when there is none.
+    public func module(at path: String) -> (any Module)? {
+        namedModules().first { $0.path == path }?.module
+    }
+
+    /// Puts `replacement` at `path`, through its parent's `replaceChild`.
+    /// - Throws: `ModelError.invalidInput` when no module is at `path` or its parent cannot swap it
+    public func replaceModule(at path: String, with replacement: any Module) throws {
+        for (parentPath, parent) in namedModules() {
+            for (key, _) in parent.children where (parentPath.isEmpty ? key : parentPath + "." + key) == path {
+                guard parent.replaceChild(key, with: replacement) else {
+                    throw ModelError.invalidInput("\(path) (in \(type(of: parent))) cannot be replaced by a \(type(of: replacement))")
+                }
+                return
+            }
+        }
+        throw ModelError.invalidInput("no module at \(path)")
     }
 
     /// The parameters that currently receive gradients, computed from the tree.

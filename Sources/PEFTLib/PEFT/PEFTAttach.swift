@@ -14,8 +14,11 @@ struct PEFTHost {
     let lmHead: any LinearLayer
     let connector: LlavaMultiModalProjector?
     let visionTower: CLIPVisionModel?
+    /// The whole model, whose tree the projections are found and replaced in.
+    let root: any Module
 
     init(_ model: any Module) throws {
+        root = model
         if let llava = model as? LlavaForConditionalGeneration {
             languageModel = llava.model.languageModel
             languageModelPath = "model.language_model"
@@ -49,30 +52,17 @@ struct PEFTHost {
         }
     }
 
-    func projection(layer: Int, name: String) -> any LinearLayer {
-        let l = languageModel.layers[layer]
-        switch name {
-        case "q_proj": return l.selfAttn.qProj
-        case "k_proj": return l.selfAttn.kProj
-        case "v_proj": return l.selfAttn.vProj
-        case "o_proj": return l.selfAttn.oProj
-        case "gate_proj": return l.mlp.gateProj
-        case "up_proj": return l.mlp.upProj
-        default: return l.mlp.downProj
+    /// The projection at `path` (one of `projections`, possibly already a PEFT layer).
+    func projection(_ path: String) throws -> any LinearLayer {
+        guard let layer = root.module(at: path) as? any LinearLayer else {
+            throw PEFTError.unsupported("\(path) is not a linear layer of this model")
         }
+        return layer
     }
 
-    func setProjection(layer: Int, name: String, to replacement: any LinearLayer) {
-        let l = languageModel.layers[layer]
-        switch name {
-        case "q_proj": l.selfAttn.qProj = replacement
-        case "k_proj": l.selfAttn.kProj = replacement
-        case "v_proj": l.selfAttn.vProj = replacement
-        case "o_proj": l.selfAttn.oProj = replacement
-        case "gate_proj": l.mlp.gateProj = replacement
-        case "up_proj": l.mlp.upProj = replacement
-        default: l.mlp.downProj = replacement
-        }
+    /// Puts `replacement` at `path`, by key, through the parent module.
+    func setProjection(_ path: String, to replacement: any LinearLayer) throws {
+        try root.replaceModule(at: path, with: replacement)
     }
 
     /// The projections matched by `names` (peft's suffix rule); throws for a name matching none.
@@ -191,7 +181,7 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
         let targets = try host.resolve(method.placements.map(\.module), root: model)
         // A rank past a projection's widths adds nothing (B·A has rank at most min(in, out)).
         for t in targets {
-            let p = host.projection(layer: t.layer, name: t.name), rank = c.rankAndAlpha(forModule: t.path).rank
+            let p = try host.projection(t.path), rank = c.rankAndAlpha(forModule: t.path).rank
             if rank > max(p.inFeatures, p.outFeatures) {
                 throw PEFTError.invalidValue(field: "LoRA rank", detail: "\(rank) is larger than \(t.name)'s widths "
                                              + "(\(p.inFeatures) → \(p.outFeatures)); B·A has rank at most \(min(p.inFeatures, p.outFeatures))")
@@ -200,30 +190,30 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
         // Sized before anything is allocated: A (r, in) and B (out, r) per module.
         try requireMemory(host, "LoRA of rank \(c.rank) on \(targets.count) modules", advice: "use a smaller rank",
                           targets.map { t in
-                              let p = host.projection(layer: t.layer, name: t.name)
+                              let p = try host.projection(t.path)
                               return MemoryBudget.product(c.rankAndAlpha(forModule: t.path).rank, p.inFeatures + p.outFeatures)
                           })
         // Validate all before changing the model.
-        var replacements: [(Int, String, any LinearLayer)] = []
+        var replacements: [(String, any LinearLayer)] = []
         for t in targets {
             let (rank, alpha) = c.rankAndAlpha(forModule: t.path)
-            let lora = try LoRALinear.from(base: host.projection(layer: t.layer, name: t.name), rank: rank,
+            let lora = try LoRALinear.from(base: try host.projection(t.path), rank: rank,
                                            alpha: Float(alpha), dropout: Float(c.dropout), rsLoRA: c.useRSLoRA,
                                            generator: &generator)
-            replacements.append((t.layer, t.name, lora))
+            replacements.append((t.path, lora))
         }
-        for (l, n, r) in replacements { host.setProjection(layer: l, name: n, to: r) }
+        for (path, r) in replacements { try host.setProjection(path, to: r) }
         adapted = targets.map(\.path)
 
     case let .ia3(c):
         let targets = try host.resolve(method.placements.map(\.module), root: model)
-        var replacements: [(Int, String, any LinearLayer)] = []
+        var replacements: [(String, any LinearLayer)] = []
         for t in targets {
             let isFF = c.isFeedforward(path: t.path, name: t.name)
-            replacements.append((t.layer, t.name, try IA3Linear.from(base: host.projection(layer: t.layer, name: t.name),
+            replacements.append((t.path, try IA3Linear.from(base: try host.projection(t.path),
                                                                      feedforward: isFF)))
         }
-        for (l, n, r) in replacements { host.setProjection(layer: l, name: n, to: r) }
+        for (path, r) in replacements { try host.setProjection(path, to: r) }
         adapted = targets.map(\.path)
 
     case let .adapter(c):
@@ -231,23 +221,23 @@ public func attach(method: PEFTMethod, to model: any Module, connector: Connecto
         let placements: [(String, AdapterPlacement)] = method.placements.map { p in
             (p.module, p.kind == .branch ? .parallel : p.kind == .output ? .output : .input)
         }
-        var replacements: [(Int, String, any LinearLayer)] = []
+        var replacements: [(String, any LinearLayer)] = []
         var paths: [String] = []
         try requireMemory(host, "an adapter of size \(c.bottleneckSize)", advice: "use a smaller size",
                           placements.map { _ in MemoryBudget.product(c.bottleneckSize, 2 * max(config.hiddenSize, config.intermediateSize),
                                                                     config.numHiddenLayers) })
         for (name, placement) in placements {
             for t in try host.resolve([name], root: model) {
-                let layer = try AdapterLinear.from(base: host.projection(layer: t.layer, name: t.name),
+                let layer = try AdapterLinear.from(base: try host.projection(t.path),
                                                    size: c.bottleneckSize, placement: placement,
                                                    activation: c.activation, scaling: Float(c.scaling),
                                                    dropout: Float(c.dropout), initStd: Float(c.initStd),
                                                    generator: &generator)
-                replacements.append((t.layer, t.name, layer))
+                replacements.append((t.path, layer))
                 paths.append(t.path)
             }
         }
-        for (l, n, r) in replacements { host.setProjection(layer: l, name: n, to: r) }
+        for (path, r) in replacements { try host.setProjection(path, to: r) }
         adapted = paths
 
     case let .prefix(c):
@@ -297,11 +287,10 @@ public func detachAdapters(from model: any Module) throws {
     let host = try PEFTHost(model)
     host.languageModel.prefixKeyValues = nil
     for t in host.projections {
-        let layer = host.projection(layer: t.layer, name: t.name)
-        switch layer {
-        case let lora as LoRALinear: host.setProjection(layer: t.layer, name: t.name, to: try lora.reverted())
-        case let ia3 as IA3Linear: host.setProjection(layer: t.layer, name: t.name, to: try ia3.reverted())
-        case let adapter as AdapterLinear: host.setProjection(layer: t.layer, name: t.name, to: adapter.reverted())
+        switch try host.projection(t.path) {
+        case let lora as LoRALinear: try host.setProjection(t.path, to: try lora.reverted())
+        case let ia3 as IA3Linear: try host.setProjection(t.path, to: try ia3.reverted())
+        case let adapter as AdapterLinear: try host.setProjection(t.path, to: adapter.reverted())
         default: break
         }
     }
