@@ -43,7 +43,7 @@ public struct TinyLlavaRecipe: Sendable {
     public var instructionMix: [(task: MiniTask, examples: Int)] = [
         (.vqav2, 40_000), (.okvqa, 6000), (.ocrvqa, 14_000), (.aokvqa, 8000), (.descriptions, 12_000),
     ]
-    public var instructionSteps = 12_000
+    public var instructionSteps = 6000
     public var batchSize = 16
     public var learningRate = 1e-3
     /// Test samples per dataset for the gate and the zero-shot table.

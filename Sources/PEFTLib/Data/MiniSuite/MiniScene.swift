@@ -217,6 +217,15 @@ extension MiniScene {
         return englishList(parts)
     }
 
+    /// The objects one by one, each kind first, then its colour and place: "cup: red, top left;
+    /// ball: blue, center". Naming the kind before what is looked up about it makes every
+    /// attribute a lookup keyed by the object's word — the skill "What colour is the cup?" needs —
+    /// where in the sentence form the colour comes first and the words that follow can be read
+    /// from the object already being described.
+    var listing: String {
+        objects.map { "\($0.kind.name): \($0.colour.rawValue), \(location($0))" }.joined(separator: "; ")
+    }
+
     /// Five reference captions of different styles (mini-flickr).
     var captions: [String] {
         let phrases = objects.map(\.phrase)

@@ -40,6 +40,10 @@ enum MiniTaskGenerator {
         case .aokvqa: return aokvqa(slot, size, &rng)
         case .descriptions:
             let scene = MiniScene.natural(size: size, rng: &rng, count: 1...4)
+            if rng.chance(0.5) {
+                let prompt = rng.pick(["List the objects with their colours and places.", "Name each object, then its colour and place."])
+                return sample(scene.render(), prompt, scene.listing, "listing", objects: scene)
+            }
             let prompt = rng.pick(["Describe the image.", "What is in this picture?", "Give a short description of the image.",
                                    "Write a description of the image.", "Give the picture a caption."])
             return sample(scene.render(), prompt, scene.description, "description", objects: scene)
